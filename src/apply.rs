@@ -1,0 +1,199 @@
+//! `apply`, `apply_async`, `apply_async_with`: one closure, one job.
+
+use crate::blocking;
+use crate::callbacks::Callbacks;
+use crate::error::TaskError;
+use crate::job::Task;
+use crate::pool::Pool;
+use crate::result::AsyncResult;
+use crate::slot::{Completer, Slot};
+use crate::unwind;
+
+/// Delivers an outcome: the callbacks first (Python's order), then the slot.
+pub(crate) struct Finisher<T> {
+    completer: Completer<T>,
+    callbacks: Option<Callbacks<T>>,
+}
+
+impl<T> Finisher<T> {
+    pub(crate) fn new(completer: Completer<T>, callbacks: Option<Callbacks<T>>) -> Self {
+        Finisher {
+            completer,
+            callbacks,
+        }
+    }
+
+    pub(crate) fn slot(&self) -> &Slot<T> {
+        self.completer.slot()
+    }
+
+    pub(crate) fn finish(self, outcome: Result<T, TaskError>) {
+        let outcome = match self.callbacks {
+            Some(callbacks) => callbacks.run(outcome),
+            None => outcome,
+        };
+        self.completer.complete(outcome);
+    }
+}
+
+struct ApplyTask<F, T> {
+    f: Option<F>,
+    finisher: Option<Finisher<T>>,
+}
+
+impl<F, T> Task for ApplyTask<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(mut self: Box<Self>) {
+        let (Some(f), Some(finisher)) = (self.f.take(), self.finisher.take()) else {
+            unreachable!("a task runs once")
+        };
+        if finisher.slot().is_abandoned() {
+            // Nobody wants the value: drop the closure unrun.
+            return finisher.finish(Err(TaskError::cancelled()));
+        }
+        let outcome = unwind::catch(f).map_err(TaskError::panicked);
+        finisher.finish(outcome);
+    }
+
+    fn reject(mut self: Box<Self>, error: TaskError) {
+        if let Some(finisher) = self.finisher.take() {
+            finisher.finish(Err(error));
+        }
+    }
+}
+
+impl<F, T> Drop for ApplyTask<F, T> {
+    fn drop(&mut self) {
+        // Dropped unrun (terminate): the error callback hears of it too.
+        if let Some(finisher) = self.finisher.take() {
+            finisher.finish(Err(TaskError::cancelled()));
+        }
+    }
+}
+
+impl Pool {
+    /// Runs `f` on a worker and blocks until it returns (Python's `apply`).
+    ///
+    /// Like Python's, `apply` runs one task at a time from the caller's point
+    /// of view; use [`apply_async`](Pool::apply_async) or
+    /// [`map`](Pool::map) for concurrency. Safe inside a multi-thread tokio
+    /// runtime (it blocks through `block_in_place`) and on the pool's own
+    /// workers (the caller runs queued jobs while it waits, so it cannot
+    /// deadlock the pool).
+    ///
+    /// # Errors
+    ///
+    /// [`Panicked`](crate::ErrorKind::Panicked) if `f` panics (the worker
+    /// lives on); [`Closed`](crate::ErrorKind::Closed) after
+    /// [`close`](Pool::close); [`WouldDeadlock`](crate::ErrorKind::WouldDeadlock)
+    /// inside a `current_thread` tokio runtime, where `f` is not submitted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(2)?;
+    /// let (x, y) = (1, 2);
+    /// assert_eq!(pool.apply(move || x + y)?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply<F, T>(&self, f: F) -> Result<T, TaskError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        blocking::ensure_can_block(self.id())?;
+        self.apply_async(f).get()
+    }
+
+    /// Submits `f` to a worker and returns its [`AsyncResult`] at once
+    /// (Python's `apply_async`). The work starts whether or not the result
+    /// is awaited; dropping the result before the work starts cancels it.
+    ///
+    /// A closed pool does not panic: the result resolves at once to an error
+    /// of kind [`Closed`](crate::ErrorKind::Closed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let handles: Vec<_> = (0..4_u64).map(|i| pool.apply_async(move || i * 10)).collect();
+    /// let mut sum = 0;
+    /// for h in handles {
+    ///     sum += h.await?;
+    /// }
+    /// assert_eq!(sum, 60);
+    /// # Ok(()) }
+    /// ```
+    pub fn apply_async<F, T>(&self, f: F) -> AsyncResult<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_apply("apply", f, None)
+    }
+
+    /// [`apply_async`](Pool::apply_async) with Python's `callback` and
+    /// `error_callback`. Exactly one callback runs, once, on the worker,
+    /// before the result is observable; the submission is detached, so the
+    /// returned [`AsyncResult`] may be dropped (fire and forget).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use corepool::{Callbacks, Pool};
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let results = Arc::new(Mutex::new(Vec::new()));
+    /// for i in (1..=5).rev() {
+    ///     let results = results.clone();
+    ///     let cb = Callbacks::new().on_success(move |v: &i32| results.lock().unwrap().push(*v));
+    ///     let _ = pool.apply_async_with(move || i, cb);
+    /// }
+    /// pool.close();
+    /// pool.join()?;
+    /// let mut got = results.lock().unwrap().clone();
+    /// got.sort();
+    /// assert_eq!(got, [1, 2, 3, 4, 5]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_async_with<F, T>(&self, f: F, callbacks: Callbacks<T>) -> AsyncResult<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_apply("apply", f, Some(callbacks))
+    }
+
+    /// Submits one closure as one job; `kind` labels its tracing span.
+    pub(crate) fn submit_apply<F, T>(
+        &self,
+        kind: &'static str,
+        f: F,
+        callbacks: Option<Callbacks<T>>,
+    ) -> AsyncResult<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let slot = Slot::new();
+        let detached = callbacks.as_ref().is_some_and(|c| !c.is_empty());
+        let result = AsyncResult::new(slot.clone(), self.id(), detached);
+        let finisher = Some(Finisher::new(Completer::new(slot), callbacks));
+        let registry = self.registry();
+        registry.submit(
+            registry.next_job_id(),
+            kind,
+            0,
+            Box::new(ApplyTask {
+                f: Some(f),
+                finisher,
+            }),
+        );
+        result
+    }
+}

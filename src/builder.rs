@@ -1,0 +1,293 @@
+//! [`PoolBuilder`]: configuration, and the start-up that either yields a
+//! fully running pool or tears down everything it started.
+
+use std::fmt;
+use std::sync::{Arc, mpsc};
+use std::thread;
+
+use crate::error::BuildError;
+use crate::pool::Pool;
+use crate::registry::Registry;
+use crate::worker::{self, Initializer};
+
+type ThreadName = Arc<dyn Fn(usize) -> String + Send + Sync + 'static>;
+
+/// Configures and builds a [`Pool`].
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+///
+/// thread_local!(static SCRATCH: Cell<u64> = const { Cell::new(0) });
+///
+/// let pool = corepool::Pool::builder()
+///     .workers(3)
+///     .thread_name(|i| format!("hasher-{i}"))
+///     .initializer(|| SCRATCH.with(|s| s.set(42)))
+///     .build()?;
+/// assert_eq!(pool.workers(), 3);
+/// assert_eq!(pool.apply(|| SCRATCH.with(|s| s.get()))?, 42);
+/// let name = pool.apply(|| std::thread::current().name().unwrap().to_owned())?;
+/// assert!(name.starts_with("hasher-"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+#[derive(Default)]
+pub struct PoolBuilder {
+    workers: Option<usize>,
+    thread_name: Option<ThreadName>,
+    stack_size: Option<usize>,
+    initializer: Option<Initializer>,
+    #[cfg(test)]
+    fail_spawn_at: Option<usize>,
+}
+
+impl PoolBuilder {
+    /// A builder with the defaults: [`cpu_count()`](crate::cpu_count)
+    /// workers named `corepool-worker-{index}`, the platform's default stack
+    /// size, no initializer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::PoolBuilder::new().build()?;
+    /// assert_eq!(pool.workers(), corepool::cpu_count());
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of worker threads (Python's `processes`). Defaults to
+    /// [`cpu_count()`](crate::cpu_count). Zero makes [`build`](Self::build)
+    /// fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder().workers(2).build()?;
+    /// assert_eq!(pool.workers(), 2);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// Names worker `i` (from 0) `name(i)`. Defaults to
+    /// `corepool-worker-{i}`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder().workers(1).thread_name(|i| format!("cpu-{i}")).build()?;
+    /// let name = pool.apply(|| std::thread::current().name().map(str::to_owned))?;
+    /// assert_eq!(name.as_deref(), Some("cpu-0"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn thread_name(mut self, name: impl Fn(usize) -> String + Send + Sync + 'static) -> Self {
+        self.thread_name = Some(Arc::new(name));
+        self
+    }
+
+    /// The stack size of each worker thread, in bytes. Defaults to the
+    /// standard library's default for spawned threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder().workers(1).stack_size(8 << 20).build()?;
+    /// assert_eq!(pool.apply(|| 1)?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs `init` once on each worker thread, before it takes any task
+    /// (Python's `initializer`). [`build`](Self::build) waits for every
+    /// worker's initializer; if one panics, `build` fails and no thread is
+    /// left running (CPython instead respawns the worker forever,
+    /// gh-87472).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = started.clone();
+    /// let pool = corepool::Pool::builder()
+    ///     .workers(4)
+    ///     .initializer(move || { counter.fetch_add(1, Ordering::SeqCst); })
+    ///     .build()?;
+    /// assert_eq!(started.load(Ordering::SeqCst), 4);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn initializer(mut self, init: impl Fn() + Send + Sync + 'static) -> Self {
+        self.initializer = Some(Arc::new(init));
+        self
+    }
+
+    /// Starts the worker threads and returns the pool once every one of them
+    /// has run its initializer.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] if `workers` is 0, a thread fails to spawn, or the
+    /// initializer panics. The threads already started are then shut down
+    /// and joined before `build` returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(corepool::Pool::builder().workers(0).build().is_err());
+    /// let pool = corepool::Pool::builder().workers(2).build()?;
+    /// assert_eq!(pool.map(|x: u8| x + 1, [1, 2, 3])?, [2, 3, 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build(self) -> Result<Pool, BuildError> {
+        let workers = self.workers.unwrap_or_else(crate::cpu_count);
+        if workers == 0 {
+            return Err(BuildError::zero_workers());
+        }
+        let (registry, shutdown) = Registry::new(workers);
+        // Until disarmed, tears the half-built pool down (rayon's Terminator).
+        let guard = TearDown(registry.clone());
+        let (report_tx, report_rx) = mpsc::channel();
+        for index in 0..workers {
+            let name = match &self.thread_name {
+                Some(name) => name(index),
+                None => format!("corepool-worker-{index}"),
+            };
+            let mut builder = thread::Builder::new().name(name);
+            if let Some(bytes) = self.stack_size {
+                builder = builder.stack_size(bytes);
+            }
+            #[cfg(test)]
+            if self.fail_spawn_at == Some(index) {
+                return Err(BuildError::spawn(std::io::Error::other(
+                    "injected spawn failure",
+                )));
+            }
+            let handle = worker::spawn(
+                builder,
+                registry.clone(),
+                index,
+                self.initializer.clone(),
+                report_tx.clone(),
+                shutdown.clone(),
+            )
+            .map_err(BuildError::spawn)?;
+            registry.add_thread(handle);
+        }
+        drop((report_tx, shutdown));
+        // One report per worker; a worker that died without reporting shows
+        // up as a closed channel.
+        for _ in 0..workers {
+            match report_rx.recv() {
+                Ok((_, Ok(()))) => {}
+                Ok((index, Err(message))) => return Err(BuildError::initializer(index, message)),
+                Err(_) => unreachable!("workers report before they exit"),
+            }
+        }
+        std::mem::forget(guard);
+        tracing::debug!(pool = registry.id, workers, "pool started");
+        Ok(Pool::from_registry(registry))
+    }
+
+    #[cfg(test)]
+    fn fail_spawn_at(mut self, index: usize) -> Self {
+        self.fail_spawn_at = Some(index);
+        self
+    }
+}
+
+/// Terminates and joins a pool whose build failed.
+struct TearDown(Arc<Registry>);
+
+impl Drop for TearDown {
+    fn drop(&mut self) {
+        self.0.terminate();
+        self.0.join_threads();
+    }
+}
+
+impl fmt::Debug for PoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let closure = |set: bool| if set { Some("<closure>") } else { None };
+        f.debug_struct("PoolBuilder")
+            .field("workers", &self.workers)
+            .field("thread_name", &closure(self.thread_name.is_some()))
+            .field("stack_size", &self.stack_size)
+            .field("initializer", &closure(self.initializer.is_some()))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts live worker threads through a thread-local guard.
+    fn counting_builder(live: &Arc<AtomicUsize>) -> PoolBuilder {
+        struct Live(Arc<AtomicUsize>);
+        impl Drop for Live {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        thread_local!(static GUARD: std::cell::RefCell<Option<Live>> = const { std::cell::RefCell::new(None) });
+        let live = live.clone();
+        PoolBuilder::new().initializer(move || {
+            live.fetch_add(1, Ordering::SeqCst);
+            GUARD.with(|g| *g.borrow_mut() = Some(Live(live.clone())));
+        })
+    }
+
+    #[test]
+    fn failed_spawn_tears_down_started_threads() {
+        let live = Arc::new(AtomicUsize::new(0));
+        let err = counting_builder(&live)
+            .workers(4)
+            .fail_spawn_at(2)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("injected spawn failure"), "{err}");
+        // `build` joined the two threads it had started: none is alive.
+        assert_eq!(live.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn initializer_panic_on_one_worker_fails_the_build_and_stops_the_rest() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let calls2 = calls.clone();
+        let err = PoolBuilder::new()
+            .workers(3)
+            .initializer(move || {
+                if calls2.fetch_add(1, Ordering::SeqCst) == 1 {
+                    panic!("second worker cannot start");
+                }
+            })
+            .build()
+            .unwrap_err();
+        assert!(err.is_initializer_panic());
+        assert!(
+            err.to_string().contains("second worker cannot start"),
+            "{err}"
+        );
+        // Each worker ran the initializer once; none was respawned.
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn debug_hides_closures() {
+        let b = PoolBuilder::new().workers(2).initializer(|| {});
+        let s = format!("{b:?}");
+        assert!(s.contains("<closure>") && s.contains("Some(2)"), "{s}");
+    }
+}

@@ -1,0 +1,132 @@
+//! [`BlockingIter`]: an `imap` stream consumed from sync code.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use futures::stream::{Stream, StreamExt};
+
+use crate::blocking;
+use crate::error::TaskError;
+
+/// A blocking `Iterator` over an [`Imap`](crate::Imap) or
+/// [`ImapUnordered`](crate::ImapUnordered) stream: Python's
+/// `for x in pool.imap(...)`.
+///
+/// It works on plain threads, inside a multi-thread tokio runtime, and on
+/// the pool's own workers, as the other blocking calls do. Inside a
+/// `current_thread` runtime it yields one
+/// [`WouldDeadlock`](crate::ErrorKind::WouldDeadlock) error and ends.
+///
+/// # Examples
+///
+/// ```
+/// let pool = corepool::Pool::new(2)?;
+/// let mut lines = Vec::new();
+/// for r in pool.imap(|n: u32| format!("line {n}"), 0..3).into_blocking_iter() {
+///     lines.push(r?);
+/// }
+/// assert_eq!(lines, ["line 0", "line 1", "line 2"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct BlockingIter<S> {
+    stream: S,
+    pool: u64,
+    done: bool,
+}
+
+impl<S, T> BlockingIter<S>
+where
+    S: Stream<Item = Result<T, TaskError>> + Unpin,
+{
+    pub(crate) fn new(stream: S, pool: u64) -> Self {
+        BlockingIter {
+            stream,
+            pool,
+            done: false,
+        }
+    }
+
+    fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+        if self.done {
+            return None;
+        }
+        let stream = &mut self.stream;
+        match blocking::block_on(self.pool, deadline, |cx| stream.poll_next_unpin(cx)) {
+            Ok(Some(item)) => Some(item),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) if e.is_timeout() => Some(Err(e)),
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+
+    /// Like `next`, but gives up after `timeout` (Python's
+    /// `next(timeout)`): `Some(Err(e))` with
+    /// [`e.is_timeout()`](TaskError::is_timeout). Nothing is lost; the next
+    /// call picks up where this one stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = corepool::Pool::new(1)?;
+    /// let mut it = pool
+    ///     .imap(|ms: u64| { std::thread::sleep(Duration::from_millis(ms)); ms }, [50])
+    ///     .into_blocking_iter();
+    /// assert!(it.next_timeout(Duration::ZERO).unwrap().unwrap_err().is_timeout());
+    /// assert_eq!(it.next_timeout(Duration::from_secs(10)).unwrap()?, 50);
+    /// assert!(it.next().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
+        self.next_until(Some(Instant::now() + timeout))
+    }
+
+    /// The stream underneath, to await it instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(1)?;
+    /// let stream = pool.imap(|x: u8| x, [1]).into_blocking_iter().into_inner();
+    /// # let _ = stream;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+}
+
+impl<S, T> Iterator for BlockingIter<S>
+where
+    S: Stream<Item = Result<T, TaskError>> + Unpin,
+{
+    type Item = Result<T, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_until(None)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.done {
+            (0, Some(0))
+        } else {
+            self.stream.size_hint()
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for BlockingIter<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingIter")
+            .field("stream", &self.stream)
+            .field("done", &self.done)
+            .finish()
+    }
+}

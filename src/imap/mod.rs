@@ -1,0 +1,144 @@
+//! `imap` and `imap_unordered`: lazy, bounded, cancellable streams.
+
+mod feed;
+mod iter;
+mod ordered;
+mod unordered;
+mod window;
+
+use futures::Stream;
+
+pub use iter::BlockingIter;
+pub use ordered::Imap;
+pub use unordered::ImapUnordered;
+
+use crate::pool::Pool;
+use feed::Feeder;
+use window::Window;
+
+/// The default `imap` window, in chunks per worker.
+const CHUNKS_PER_WORKER: usize = 4;
+
+impl Pool {
+    fn window<S, T, F, Q>(&self, f: F, input: S) -> Window<T, Q>
+    where
+        S: Stream + Send + 'static,
+        S::Item: Send + 'static,
+        F: Fn(S::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+        Q: window::ChunkQueue<T>,
+    {
+        let feed = Box::new(Feeder::new(self.clone(), f, input));
+        Window::new(feed, 1, CHUNKS_PER_WORKER * self.workers())
+    }
+
+    /// Applies `f` to each item of `items` on the pool, yielding results in
+    /// input order as a [`Stream`] (Python's `imap`, done right).
+    ///
+    /// The input is pulled lazily: never more than
+    /// `buffersize × chunksize` items ahead of what the consumer has taken
+    /// (defaults: 4 × workers chunks of 1 item), so an endless iterator, a
+    /// slow consumer or one very slow item cannot grow memory. Configure it
+    /// with [`Imap::chunksize`] and [`Imap::buffersize`]; consume it from
+    /// sync code with [`Imap::into_blocking_iter`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// use futures::StreamExt;
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let mut results = pool.imap(|x: u32| 10 / x, [5, 0, 2]);
+    /// assert_eq!(results.next().await.unwrap()?, 2);
+    /// let err = results.next().await.unwrap().unwrap_err();
+    /// assert_eq!((err.is_panic(), err.index()), (true, Some(1)));
+    /// assert_eq!(results.next().await.unwrap()?, 5); // the stream goes on
+    /// assert!(results.next().await.is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn imap<I, T, F>(&self, f: F, items: I) -> Imap<T>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        self.imap_stream(f, futures::stream::iter(items))
+    }
+
+    /// [`imap`](Pool::imap) over an async input, such as lines read from a
+    /// file or a socket. The input is polled only while the window has room.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// use futures::{stream, TryStreamExt};
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let lines = stream::iter(["alpha", "beta", "gamma"]);
+    /// let lengths: Vec<usize> = pool.imap_stream(|l: &str| l.len(), lines).try_collect().await?;
+    /// assert_eq!(lengths, [5, 4, 5]);
+    /// # Ok(()) }
+    /// ```
+    pub fn imap_stream<S, T, F>(&self, f: F, input: S) -> Imap<T>
+    where
+        S: Stream + Send + 'static,
+        S::Item: Send + 'static,
+        F: Fn(S::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Imap::new(self.window(f, input))
+    }
+
+    /// Like [`imap`](Pool::imap), but yields each result as soon as its
+    /// chunk finishes (Python's `imap_unordered`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// use futures::TryStreamExt;
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let mut v: Vec<u32> = pool.imap_unordered(|x: u32| x * 3, 0..5).try_collect().await?;
+    /// v.sort();
+    /// assert_eq!(v, [0, 3, 6, 9, 12]);
+    /// # Ok(()) }
+    /// ```
+    pub fn imap_unordered<I, T, F>(&self, f: F, items: I) -> ImapUnordered<T>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        self.imap_unordered_stream(f, futures::stream::iter(items))
+    }
+
+    /// [`imap_unordered`](Pool::imap_unordered) over an async input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// use futures::{stream, StreamExt};
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let n = pool.imap_unordered_stream(|x: u8| x, stream::iter(0..10)).count().await;
+    /// assert_eq!(n, 10);
+    /// # Ok(()) }
+    /// ```
+    pub fn imap_unordered_stream<S, T, F>(&self, f: F, input: S) -> ImapUnordered<T>
+    where
+        S: Stream + Send + 'static,
+        S::Item: Send + 'static,
+        F: Fn(S::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        ImapUnordered::new(self.window(f, input))
+    }
+}

@@ -1,0 +1,134 @@
+//! [`ImapUnordered`]: results in completion order.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use futures::stream::{FusedStream, FuturesUnordered};
+
+use super::feed::ChunkFuture;
+use super::iter::BlockingIter;
+use super::window::Window;
+use crate::error::TaskError;
+
+/// The stream returned by [`Pool::imap_unordered`](crate::Pool::imap_unordered)
+/// and [`Pool::imap_unordered_stream`](crate::Pool::imap_unordered_stream):
+/// one `Result<T, TaskError>` per input item, as soon as its chunk finishes
+/// (items of one chunk stay in input order).
+///
+/// Laziness, bounds, errors and cancellation are those of
+/// [`Imap`](crate::Imap), except that no result waits behind a slower one:
+/// use [`TaskError::index`] to tell which input an error belongs to.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+/// use std::time::Duration;
+/// use futures::TryStreamExt;
+///
+/// let pool = corepool::Pool::new(2).unwrap();
+/// let order: Vec<u64> = pool
+///     .imap_unordered(|ms: u64| { std::thread::sleep(Duration::from_millis(ms)); ms }, [300, 10])
+///     .try_collect()
+///     .await?;
+/// assert_eq!(order, [10, 300]); // the quick one first
+/// # Ok(()) }
+/// ```
+#[must_use = "streams do nothing unless polled"]
+pub struct ImapUnordered<T> {
+    window: Window<T, FuturesUnordered<ChunkFuture<T>>>,
+}
+
+impl<T> ImapUnordered<T> {
+    pub(crate) fn new(window: Window<T, FuturesUnordered<ChunkFuture<T>>>) -> Self {
+        ImapUnordered { window }
+    }
+
+    /// Items per job. Defaults to 1; 0 makes the stream yield one
+    /// [`InvalidArgument`](crate::ErrorKind::InvalidArgument) error and end.
+    /// See [`Imap::chunksize`](crate::Imap::chunksize).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(2)?;
+    /// let mut v: Vec<u8> = pool
+    ///     .imap_unordered(|x: u8| x, 0..6)
+    ///     .chunksize(3)
+    ///     .into_blocking_iter()
+    ///     .collect::<Result<_, _>>()?;
+    /// v.sort();
+    /// assert_eq!(v, [0, 1, 2, 3, 4, 5]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn chunksize(mut self, chunksize: usize) -> Self {
+        self.window.set_chunksize(chunksize);
+        self
+    }
+
+    /// The most chunks in flight. Defaults to 4 × the pool's workers; 0 makes
+    /// the stream yield one error and end. See
+    /// [`Imap::buffersize`](crate::Imap::buffersize).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(2)?;
+    /// let n = pool.imap_unordered(|x: u8| x, 0..10).buffersize(2).into_blocking_iter().count();
+    /// assert_eq!(n, 10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn buffersize(mut self, buffersize: usize) -> Self {
+        self.window.set_buffersize(buffersize);
+        self
+    }
+
+    /// A blocking `Iterator` over the stream, for sync code. See
+    /// [`BlockingIter`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(2)?;
+    /// let total: u32 = pool
+    ///     .imap_unordered(|x: u32| x * 2, 1..=3)
+    ///     .into_blocking_iter()
+    ///     .map(Result::unwrap)
+    ///     .sum();
+    /// assert_eq!(total, 12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_blocking_iter(self) -> BlockingIter<Self> {
+        let pool = self.window.pool_id();
+        BlockingIter::new(self, pool)
+    }
+}
+
+impl<T> Stream for ImapUnordered<T> {
+    type Item = Result<T, TaskError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().window.poll_item(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.window.size_hint()
+    }
+}
+
+// Nothing is pinned structurally: the stream moves freely whatever `T` is.
+impl<T> Unpin for ImapUnordered<T> {}
+
+impl<T> FusedStream for ImapUnordered<T> {
+    fn is_terminated(&self) -> bool {
+        self.window.is_finished()
+    }
+}
+
+impl<T> fmt::Debug for ImapUnordered<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImapUnordered").finish_non_exhaustive()
+    }
+}

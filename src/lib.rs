@@ -1,0 +1,141 @@
+//! Python's `multiprocessing.Pool` for async Rust: a dedicated pool of CPU
+//! worker threads whose results are futures and streams.
+//!
+//! CPU-heavy work (hashing, parsing, resizing, scoring) does not belong on an
+//! async runtime's threads. corepool runs it on its own OS threads and hands
+//! back results you can `.await` from tokio (or any executor), or wait for
+//! from plain threads, with the API Python programmers know: `apply`,
+//! `apply_async`, `map`, `map_async`, `starmap`, `imap`, `imap_unordered`,
+//! `close`, `terminate`, `join`, callbacks and chunksize. Where Python's Pool
+//! is broken, corepool is not: a panic is a typed error and the worker lives
+//! on, `terminate` fails pending results instead of hanging them, `imap`
+//! pulls its input lazily in a bounded window, and `chunksize = 0` is an
+//! error.
+//!
+//! # Hello, pool
+//!
+//! ```
+//! use corepool::Pool;
+//!
+//! let pool = Pool::new(4)?;
+//! let squares = pool.map(|x: u64| x * x, 0..10)?;
+//! assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # From async code
+//!
+//! Every `_async` method returns a future; the work starts at the call.
+//!
+//! ```
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use corepool::Pool;
+//!
+//! let pool = Pool::new(2)?;
+//! let digest = pool.apply_async(|| (0..1_000_u64).fold(0, |h, x| h ^ x.wrapping_mul(0x9e37)));
+//! let lengths = pool.map_async(|s: &str| s.len(), ["tokio", "corepool"]);
+//! println!("{:x} {:?}", digest.await?, lengths.await?);
+//! # Ok(()) }
+//! ```
+//!
+//! # Streaming
+//!
+//! `imap` yields results in input order, `imap_unordered` as they finish;
+//! both pull their input lazily, at most a bounded window ahead.
+//!
+//! ```
+//! # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+//! use futures::StreamExt;
+//!
+//! let pool = corepool::Pool::new(2).unwrap();
+//! let mut lines = pool.imap(|line: String| line.len(), (0..).map(|i| format!("line {i}")));
+//! let mut total = 0;
+//! while let Some(len) = lines.next().await {
+//!     total += len?;
+//!     if total > 100 { break; } // an endless input is fine
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Panics are values
+//!
+//! ```
+//! let pool = corepool::Pool::new(1)?;
+//! let err = pool.map(|x: u32| 10 / x, [5, 2, 0, 1]).unwrap_err();
+//! assert!(err.is_panic());
+//! assert_eq!(err.index(), Some(2));
+//! assert_eq!(pool.apply(|| "still alive")?, "still alive");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Shutting down
+//!
+//! ```
+//! let pool = corepool::Pool::new(2)?;
+//! let pending = pool.apply_async(|| 42);
+//! pool.close(); // no new work; queued work still runs
+//! pool.join()?; // wait for it and for the threads to exit
+//! assert_eq!(pending.get()?, 42);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Where blocking calls are allowed
+//!
+//! The sync forms (`apply`, `map`, `get`, the blocking `imap` iterator,
+//! `join`) work on plain threads; inside a multi-thread tokio runtime (they
+//! block through `block_in_place`, so the runtime's other tasks move to
+//! another thread); and on the pool's own workers (the caller runs queued
+//! jobs while it waits, so the pool cannot deadlock on itself). Inside a
+//! `current_thread` tokio runtime they return
+//! [`ErrorKind::WouldDeadlock`] without submitting anything: `.await` the
+//! async form there.
+//!
+//! # Tracing
+//!
+//! Each job runs in a `corepool.job` span (`id`, `kind`, `chunk`, `worker`);
+//! workers emit events when they start and stop. corepool prints nothing.
+
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+
+mod apply;
+mod args;
+mod blocking;
+mod builder;
+mod callbacks;
+mod error;
+mod imap;
+mod job;
+mod map;
+mod pool;
+mod registry;
+mod result;
+mod slot;
+mod unwind;
+mod worker;
+
+pub use args::TupleFn;
+pub use builder::PoolBuilder;
+pub use callbacks::Callbacks;
+pub use error::{BuildError, ErrorKind, TaskError};
+pub use imap::{BlockingIter, Imap, ImapUnordered};
+pub use map::MapOptions;
+pub use pool::Pool;
+pub use result::AsyncResult;
+
+/// The number of CPUs available to this process (Python's `cpu_count()`),
+/// the default number of workers. At least 1.
+///
+/// # Examples
+///
+/// ```
+/// assert!(corepool::cpu_count() >= 1);
+/// ```
+pub fn cpu_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
