@@ -1,0 +1,277 @@
+//! apply, apply_async, AsyncResult's Python-side methods, callbacks.
+
+mod common;
+
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use common::{Counter, occupy, on_tokio, within};
+use corepool::{Callbacks, ErrorKind, Pool};
+
+#[test]
+fn apply_returns_the_value_and_runs_on_a_worker_thread() {
+    within(|| {
+        let pool = Pool::new(2).unwrap();
+        let name = pool
+            .apply(|| std::thread::current().name().unwrap().to_owned())
+            .unwrap();
+        assert!(name.starts_with("corepool-worker-"), "{name}");
+        assert_ne!(Some(name.as_str()), std::thread::current().name());
+    });
+}
+
+#[test]
+fn apply_async_is_submitted_eagerly_without_polling() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let r = pool.apply_async(move || tx.send(7).unwrap());
+        // Nobody polls `r`, yet the task runs.
+        assert_eq!(rx.recv_timeout(common::LIMIT).unwrap(), 7);
+        r.get().unwrap();
+    });
+}
+
+#[test]
+fn panic_is_a_typed_error_and_the_worker_lives_on() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        for i in 0..5 {
+            let err = pool
+                .apply(move || -> u8 { panic!("panic {i}") })
+                .unwrap_err();
+            assert!(err.is_panic());
+            assert_eq!(err.panic_message(), Some(format!("panic {i}").as_str()));
+            assert_eq!(err.index(), None);
+        }
+        // Still one worker, still working.
+        assert_eq!(pool.apply(|| 1).unwrap(), 1);
+    });
+}
+
+#[test]
+fn get_timeout_loses_nothing() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let mut r = pool.apply_async(move || {
+            go_rx.recv().unwrap();
+            String::from("late")
+        });
+        for _ in 0..3 {
+            let err = r.get_timeout(Duration::from_millis(5)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::TimedOut);
+            assert!(!r.ready());
+            assert_eq!(r.successful(), None);
+        }
+        go_tx.send(()).unwrap();
+        r.wait().unwrap();
+        assert!(r.ready());
+        assert_eq!(r.successful(), Some(true));
+        assert_eq!(r.get().unwrap(), "late");
+    });
+}
+
+#[test]
+fn wait_timeout_then_await_gets_the_value() {
+    on_tokio(|| async {
+        let pool = Pool::new(1).unwrap();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let r = pool.apply_async(move || {
+            go_rx.recv().unwrap();
+            5
+        });
+        assert!(
+            r.wait_timeout(Duration::from_millis(5))
+                .unwrap_err()
+                .is_timeout()
+        );
+        go_tx.send(()).unwrap();
+        assert_eq!(r.await.unwrap(), 5);
+    });
+}
+
+#[test]
+fn await_works_without_tokio() {
+    within(|| {
+        let pool = Pool::new(2).unwrap();
+        let r = pool.apply_async(|| 40 + 2);
+        assert_eq!(futures::executor::block_on(r).unwrap(), 42);
+    });
+}
+
+#[test]
+fn dropping_the_result_cancels_work_that_has_not_started() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        let busy = occupy(&pool, 1);
+        let ran = Counter::new();
+        let drops = Counter::new();
+        let (ran2, tracked) = (ran.clone(), drops.tracked());
+        let r = pool.apply_async(move || {
+            let _keep = &tracked;
+            ran2.bump();
+        });
+        drop(r);
+        busy.release();
+        // A later task on the only worker runs after the cancelled one.
+        pool.apply(|| ()).unwrap();
+        assert_eq!(ran.get(), 0, "a cancelled closure must never run");
+        assert_eq!(drops.get(), 1, "the closure is dropped exactly once");
+    });
+}
+
+#[test]
+fn detach_keeps_the_work_running() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        let busy = occupy(&pool, 1);
+        let ran = Counter::new();
+        let ran2 = ran.clone();
+        pool.apply_async(move || ran2.bump()).detach();
+        busy.release();
+        pool.close();
+        pool.join().unwrap();
+        assert_eq!(ran.get(), 1);
+    });
+}
+
+#[test]
+fn value_of_an_abandoned_running_task_is_dropped_once() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        let drops = Counter::new();
+        let (started_tx, started_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let d = drops.clone();
+        let r = pool.apply_async(move || {
+            started_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            d.tracked()
+        });
+        started_rx.recv().unwrap();
+        drop(r); // running: it finishes, its value is dropped
+        go_tx.send(()).unwrap();
+        pool.close();
+        pool.join().unwrap();
+        assert_eq!(drops.get(), 1);
+    });
+}
+
+#[test]
+fn callback_runs_once_before_the_result_is_observable() {
+    within(|| {
+        let pool = Pool::new(2).unwrap();
+        for i in 0..50_u32 {
+            let seen = Arc::new(Mutex::new(None));
+            let seen2 = seen.clone();
+            let cb = Callbacks::new().on_success(move |v: &u32| {
+                assert!(
+                    seen2.lock().unwrap().replace(*v).is_none(),
+                    "callback ran twice"
+                );
+            });
+            let r = pool.apply_async_with(move || i * 2, cb);
+            let v = r.get().unwrap();
+            // Python's ordering: by the time `get` returns, the callback ran.
+            assert_eq!(*seen.lock().unwrap(), Some(v));
+        }
+    });
+}
+
+#[test]
+fn error_callback_gets_the_panic() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let ok_calls = Counter::new();
+        let ok2 = ok_calls.clone();
+        let cb = Callbacks::new()
+            .on_success(move |_: &()| ok2.bump())
+            .on_error(move |e| {
+                tx.send((e.kind(), e.panic_message().map(str::to_owned)))
+                    .unwrap()
+            });
+        let err = pool
+            .apply_async_with(|| panic!("kaput"), cb)
+            .get()
+            .unwrap_err();
+        assert!(err.is_panic());
+        assert_eq!(
+            rx.recv().unwrap(),
+            (ErrorKind::Panicked, Some("kaput".to_owned()))
+        );
+        assert_eq!(ok_calls.get(), 0);
+    });
+}
+
+#[test]
+fn panicking_callback_is_reported_and_breaks_nothing() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        let value_drops = Counter::new();
+        let d = value_drops.clone();
+        let cb = Callbacks::new().on_success(|_: &common::Tracked| panic!("callback bug"));
+        let err = pool
+            .apply_async_with(move || d.tracked(), cb)
+            .get()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::CallbackPanicked);
+        assert_eq!(err.panic_message(), Some("callback bug"));
+        assert_eq!(value_drops.get(), 1, "the value is dropped once");
+        // gh-83371: a panicking callback must not hang the pool.
+        let results: Vec<_> = (0..10).map(|i| pool.apply_async(move || i)).collect();
+        let sum: i32 = results.into_iter().map(|r| r.get().unwrap()).sum();
+        assert_eq!(sum, 45);
+    });
+}
+
+#[test]
+fn callbacks_are_fire_and_forget() {
+    within(|| {
+        let pool = Pool::new(2).unwrap();
+        let (tx, rx) = mpsc::channel();
+        for i in 0..20 {
+            let tx = tx.clone();
+            // The AsyncResult is dropped at once: with callbacks it is detached.
+            let _ = pool.apply_async_with(
+                move || i,
+                Callbacks::new().on_success(move |v: &i32| tx.send(*v).unwrap()),
+            );
+        }
+        drop(tx);
+        let mut got: Vec<i32> = rx.iter().collect();
+        got.sort();
+        assert_eq!(got, (0..20).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn error_callback_hears_of_a_closed_pool() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        pool.close();
+        let (tx, rx) = mpsc::channel();
+        let r = pool.apply_async_with(
+            || 1,
+            Callbacks::new().on_error(move |e| tx.send(e.kind()).unwrap()),
+        );
+        assert_eq!(r.get().unwrap_err().kind(), ErrorKind::Closed);
+        assert_eq!(rx.recv().unwrap(), ErrorKind::Closed);
+    });
+}
+
+#[test]
+fn into_panic_resumes_the_original_payload() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        #[derive(Debug, PartialEq)]
+        struct Custom(u32);
+        let err = pool.apply(|| std::panic::panic_any(Custom(3))).unwrap_err();
+        assert_eq!(err.panic_message(), None);
+        assert_eq!(
+            err.into_panic().downcast::<Custom>().unwrap(),
+            Box::new(Custom(3))
+        );
+    });
+}

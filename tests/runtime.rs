@@ -1,0 +1,181 @@
+//! Where the sync forms may be called: plain threads, inside tokio runtimes,
+//! and on the pool's own workers.
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{Counter, on_tokio, within};
+use corepool::{ErrorKind, Pool};
+
+#[test]
+fn sync_forms_inside_a_multi_thread_runtime_neither_panic_nor_starve_it() {
+    on_tokio(|| async {
+        let pool = Pool::new(1).unwrap();
+        // A task that must keep making progress while another blocks.
+        let (tick_tx, mut tick_rx) = tokio::sync::mpsc::unbounded_channel();
+        let ticker = tokio::spawn(async move {
+            for i in 0..5 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                tick_tx.send(i).unwrap();
+            }
+        });
+        let blocker = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                let a = pool.apply(|| {
+                    std::thread::sleep(Duration::from_millis(100));
+                    1
+                });
+                let m = pool.map(|x: u8| x, [1, 2]);
+                (a.unwrap(), m.unwrap())
+            }
+        });
+        // The ticks arrive while `apply` blocks.
+        for i in 0..5 {
+            assert_eq!(tick_rx.recv().await, Some(i));
+        }
+        ticker.await.unwrap();
+        assert_eq!(blocker.await.unwrap(), (1, vec![1, 2]));
+        let r = pool.apply_async(|| 5);
+        assert_eq!(r.get().unwrap(), 5); // AsyncResult::get too
+    });
+}
+
+#[test]
+fn sync_forms_inside_a_current_thread_runtime_refuse_and_submit_nothing() {
+    within(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let pool = Pool::new(1).unwrap();
+            let ran = Counter::new();
+            let r = ran.clone();
+            let err = pool.apply(move || r.bump()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::WouldDeadlock);
+            assert!(err.to_string().contains("current_thread"), "{err}");
+            let r = ran.clone();
+            assert_eq!(
+                pool.map(move |_: u8| r.bump(), [1, 2]).unwrap_err().kind(),
+                ErrorKind::WouldDeadlock
+            );
+            let mut it = pool.imap(|x: u8| x, [1]).into_blocking_iter();
+            assert_eq!(
+                it.next().unwrap().unwrap_err().kind(),
+                ErrorKind::WouldDeadlock
+            );
+            assert!(it.next().is_none());
+            pool.close();
+            assert_eq!(pool.join().unwrap_err().kind(), ErrorKind::WouldDeadlock);
+            // The async forms are the way here.
+            pool.join_async().await.unwrap();
+            assert_eq!(ran.get(), 0);
+        });
+    });
+}
+
+#[test]
+fn async_forms_work_in_a_current_thread_runtime() {
+    within(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let pool = Pool::new(2).unwrap();
+            assert_eq!(pool.apply_async(|| 2).await.unwrap(), 2);
+            assert_eq!(pool.map_async(|x: u8| x * 2, [1, 2]).await.unwrap(), [2, 4]);
+        });
+    });
+}
+
+#[test]
+fn workers_never_run_on_runtime_threads() {
+    on_tokio(|| async {
+        let pool = Pool::new(2).unwrap();
+        let runtime_thread = std::thread::current().id();
+        let worker_threads = pool
+            .map_async(|_: u32| std::thread::current().id(), 0..64)
+            .await
+            .unwrap();
+        assert!(worker_threads.iter().all(|t| *t != runtime_thread));
+        let in_runtime = pool
+            .apply_async(|| tokio::runtime::Handle::try_current().is_ok())
+            .await
+            .unwrap();
+        assert!(
+            !in_runtime,
+            "workers are plain threads, outside the runtime"
+        );
+    });
+}
+
+#[test]
+fn sync_calls_from_every_worker_of_a_saturated_pool_do_not_deadlock() {
+    within(|| {
+        let pool = Pool::new(2).unwrap();
+        let inner = pool.clone();
+        // Every worker runs a task that blocks on a map of the same pool:
+        // without help-while-waiting this would deadlock.
+        let outer = pool
+            .map_with(
+                move |i: u64| {
+                    inner
+                        .map(move |x: u64| x + i, 0..50)
+                        .unwrap()
+                        .into_iter()
+                        .sum::<u64>()
+                },
+                0..8,
+                corepool::MapOptions::new().chunksize(1),
+            )
+            .unwrap();
+        let expected: Vec<u64> = (0..8).map(|i| (0..50).map(|x| x + i).sum()).collect();
+        assert_eq!(outer, expected);
+    });
+}
+
+#[test]
+fn nested_apply_and_get_on_a_one_worker_pool() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        let inner = pool.clone();
+        let v = pool
+            .apply(move || {
+                let r = inner.apply_async(|| 20);
+                let nested = inner.apply(|| 1).unwrap();
+                r.get().unwrap() + nested
+            })
+            .unwrap();
+        assert_eq!(v, 21);
+    });
+}
+
+#[test]
+fn blocking_on_another_pool_from_a_worker_just_waits() {
+    within(|| {
+        let a = Pool::new(1).unwrap();
+        let b = Pool::new(1).unwrap();
+        let v = a.apply(move || b.apply(|| 7).unwrap()).unwrap();
+        assert_eq!(v, 7);
+    });
+}
+
+#[test]
+fn results_cross_runtimes() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        let r = pool.apply_async(|| 3);
+        // Awaited on a runtime created after the submission, on another thread.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            tx.send(rt.block_on(r).unwrap()).unwrap();
+        });
+        assert_eq!(rx.recv().unwrap(), 3);
+    });
+}
