@@ -1,1 +1,515 @@
-fn main() {}
+//! corepool against what a user would pick instead, in the same run.
+//!
+//! `cargo bench --bench pool` runs the quick mode (a few minutes on 2 cores);
+//! `COREPOOL_BENCH_LONG=1 cargo bench --bench pool` runs the full sizes.
+//! Every contender gets `cpu_count()` workers: rayon's pool, tokio's
+//! `max_blocking_threads`, corepool's pool. Criterion reports times; the
+//! latency percentiles (P2, P4) are printed after the criterion groups.
+//!
+//! | id | workload |
+//! |---|---|
+//! | P1 | ordered map of tiny items (~6 ns each), collected into a `Vec` |
+//! | P2 | round trip: one tokio task awaits sequential single tiny tasks, back to back and with a 1 ms idle gap |
+//! | P3 | CPU scaling: 64 tasks of ~5 ms |
+//! | P4 | burst: 1 000 concurrent tokio tasks each awaiting one ~10 µs task |
+//! | P5 | streaming: lazy items of 1-5 µs, one slow item in every 1 000 |
+
+use std::hint::black_box;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use corepool::{MapOptions, Pool};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use futures::{StreamExt, TryStreamExt, stream};
+use rayon::prelude::*;
+use tokio::runtime::Runtime;
+
+// ===== set-up shared by every group =====
+
+fn long_mode() -> bool {
+    std::env::var_os("COREPOOL_BENCH_LONG").is_some()
+}
+
+fn workers() -> usize {
+    corepool::cpu_count()
+}
+
+fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers())
+            .max_blocking_threads(workers())
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool::new(workers()).unwrap())
+}
+
+fn rayon_pool() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(workers())
+            .build()
+            .unwrap()
+    })
+}
+
+/// Runs `fut` as a tokio task (not on the `block_on` thread), as a service would.
+fn in_task<F, T>(fut: F) -> T
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    runtime().block_on(runtime().spawn(fut)).unwrap()
+}
+
+/// The rayon + oneshot bridge that tokio-rayon popularised.
+async fn rayon_oneshot<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon_pool().spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.await.unwrap()
+}
+
+/// About 6 ns of arithmetic.
+#[inline]
+fn tiny(x: u64) -> u64 {
+    let mut h = x ^ 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..4 {
+        h = (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    }
+    h
+}
+
+/// Spins on arithmetic for about `us` microseconds (calibrated once).
+fn work_us(us: f64) -> u64 {
+    static ROUNDS_PER_US: OnceLock<f64> = OnceLock::new();
+    let per_us = *ROUNDS_PER_US.get_or_init(|| {
+        let n = 2_000_000_u64;
+        let t = Instant::now();
+        let mut h = 1;
+        for i in 0..n {
+            h = tiny(black_box(h ^ i));
+        }
+        black_box(h);
+        n as f64 / (t.elapsed().as_secs_f64() * 1e6)
+    });
+    let mut h = 1;
+    for i in 0..(us * per_us) as u64 {
+        h = tiny(black_box(h ^ i));
+    }
+    h
+}
+
+fn configure(c: &mut Criterion) {
+    let _ = (runtime(), pool(), rayon_pool(), work_us(1.0));
+    let _ = c;
+}
+
+// ===== P1: ordered map of tiny items =====
+
+fn p1_map(c: &mut Criterion) {
+    configure(c);
+    let n: u64 = 1_000_000;
+    let mut g = c.benchmark_group("P1_map_1M_tiny");
+    g.throughput(Throughput::Elements(n));
+    g.bench_function("loop", |b| b.iter(|| (0..n).map(tiny).collect::<Vec<_>>()));
+    g.bench_function("rayon_par_iter", |b| {
+        b.iter(|| rayon_pool().install(|| (0..n).into_par_iter().map(tiny).collect::<Vec<_>>()))
+    });
+    g.bench_function("corepool_map_async", |b| {
+        b.iter(|| in_task(async move { pool().map_async(tiny, 0..n).await.unwrap() }))
+    });
+    g.bench_function("corepool_map_sync", |b| {
+        b.iter(|| pool().map(tiny, 0..n).unwrap())
+    });
+    g.bench_function("spawn_blocking_per_chunk", |b| {
+        b.iter(|| {
+            in_task(async move {
+                let chunk = n.div_ceil(4 * workers() as u64);
+                let handles: Vec<_> = (0..n)
+                    .step_by(chunk as usize)
+                    .map(|lo| {
+                        tokio::task::spawn_blocking(move || {
+                            (lo..(lo + chunk).min(n)).map(tiny).collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                let mut out = Vec::with_capacity(n as usize);
+                for h in handles {
+                    out.extend(h.await.unwrap());
+                }
+                out
+            })
+        })
+    });
+    g.finish();
+
+    // Per-item submission is three orders of magnitude slower: fewer items.
+    let n: u64 = if long_mode() { 100_000 } else { 10_000 };
+    let mut g = c.benchmark_group("P1_map_per_item_tiny");
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(10);
+    g.bench_function("spawn_blocking_per_item", |b| {
+        b.iter(|| {
+            in_task(async move {
+                let hs: Vec<_> = (0..n)
+                    .map(|x| tokio::task::spawn_blocking(move || tiny(x)))
+                    .collect();
+                let mut out = Vec::with_capacity(n as usize);
+                for h in hs {
+                    out.push(h.await.unwrap());
+                }
+                out
+            })
+        })
+    });
+    g.bench_function("rayon_oneshot_per_item", |b| {
+        b.iter(|| {
+            in_task(async move {
+                let fs: Vec<_> = (0..n).map(|x| rayon_oneshot(move || tiny(x))).collect();
+                futures::future::join_all(fs).await
+            })
+        })
+    });
+    g.bench_function("corepool_apply_async_per_item", |b| {
+        b.iter(|| {
+            in_task(async move {
+                let fs: Vec<_> = (0..n)
+                    .map(|x| pool().apply_async(move || tiny(x)))
+                    .collect();
+                futures::future::try_join_all(fs).await.unwrap()
+            })
+        })
+    });
+    g.finish();
+}
+
+// ===== P2: round trip =====
+
+/// Awaits `iters` sequential tiny tasks through `submit` inside one tokio
+/// task, with `gap` of idle time between calls; returns the busy time.
+fn round_trips<F, Fut>(iters: u64, gap: Duration, submit: F) -> (Duration, Vec<Duration>)
+where
+    F: Fn(u64) -> Fut + Send + 'static,
+    Fut: Future<Output = u64> + Send,
+{
+    in_task(async move {
+        let mut total = Duration::ZERO;
+        let mut each = Vec::with_capacity(iters as usize);
+        for i in 0..iters {
+            if !gap.is_zero() {
+                tokio::time::sleep(gap).await;
+            }
+            let t = Instant::now();
+            black_box(submit(i).await);
+            let d = t.elapsed();
+            total += d;
+            each.push(d);
+        }
+        (total, each)
+    })
+}
+
+macro_rules! contenders {
+    ($mac:ident) => {
+        $mac!("corepool_apply_async", |x: u64| pool()
+            .apply_async(move || tiny(x))
+            .map(|r| r.unwrap()));
+        $mac!("spawn_blocking", |x: u64| tokio::task::spawn_blocking(
+            move || tiny(x)
+        )
+        .map(|r| r.unwrap()));
+        $mac!("rayon_oneshot", |x: u64| rayon_oneshot(move || tiny(x)));
+        $mac!("blocking_unblock", |x: u64| blocking::unblock(
+            move || tiny(x)
+        ));
+    };
+}
+
+fn p2_round_trip(c: &mut Criterion) {
+    use futures::FutureExt;
+    configure(c);
+    let mut g = c.benchmark_group("P2_round_trip");
+    macro_rules! bench {
+        ($name:expr, $submit:expr) => {
+            g.bench_function(BenchmarkId::new("back_to_back", $name), |b| {
+                b.iter_custom(|iters| round_trips(iters, Duration::ZERO, $submit).0)
+            });
+        };
+    }
+    contenders!(bench);
+    g.finish();
+
+    let mut g = c.benchmark_group("P2_round_trip_1ms_gap");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(if long_mode() { 10 } else { 2 }));
+    macro_rules! bench_gap {
+        ($name:expr, $submit:expr) => {
+            g.bench_function(BenchmarkId::new("after_idle", $name), |b| {
+                b.iter_custom(|iters| round_trips(iters, Duration::from_millis(1), $submit).0)
+            });
+        };
+    }
+    contenders!(bench_gap);
+    g.finish();
+}
+
+// ===== P3: CPU scaling =====
+
+fn p3_scaling(c: &mut Criterion) {
+    configure(c);
+    let tasks = 64_u64;
+    let mut g = c.benchmark_group("P3_scaling_64x5ms");
+    g.sample_size(10);
+    g.bench_function("loop", |b| {
+        b.iter(|| (0..tasks).map(|_| work_us(5_000.0)).collect::<Vec<_>>())
+    });
+    g.bench_function("rayon_par_iter", |b| {
+        b.iter(|| {
+            rayon_pool().install(|| {
+                (0..tasks)
+                    .into_par_iter()
+                    .map(|_| work_us(5_000.0))
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    g.bench_function("spawn_blocking", |b| {
+        b.iter(|| {
+            in_task(async move {
+                let hs: Vec<_> = (0..tasks)
+                    .map(|_| tokio::task::spawn_blocking(|| work_us(5_000.0)))
+                    .collect();
+                futures::future::try_join_all(hs).await.unwrap()
+            })
+        })
+    });
+    g.bench_function("corepool_map_async", |b| {
+        b.iter(|| {
+            in_task(async move {
+                let opts = MapOptions::new().chunksize(1);
+                pool()
+                    .map_async_with(|_| work_us(5_000.0), 0..tasks, opts)
+                    .await
+                    .unwrap()
+            })
+        })
+    });
+    g.finish();
+}
+
+// ===== P4: burst =====
+
+fn burst<F, Fut>(submit: F) -> (Duration, Vec<Duration>)
+where
+    F: Fn() -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = u64> + Send + 'static,
+{
+    in_task(async move {
+        let t = Instant::now();
+        let tasks: Vec<_> = (0..1_000)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let t = Instant::now();
+                    black_box(submit().await);
+                    t.elapsed()
+                })
+            })
+            .collect();
+        let mut each = Vec::with_capacity(1_000);
+        for task in tasks {
+            each.push(task.await.unwrap());
+        }
+        (t.elapsed(), each)
+    })
+}
+
+macro_rules! burst_contenders {
+    ($mac:ident) => {
+        $mac!("corepool_apply_async", || pool()
+            .apply_async(|| work_us(10.0))
+            .map(|r| r.unwrap()));
+        $mac!("spawn_blocking", || tokio::task::spawn_blocking(
+            || work_us(10.0)
+        )
+        .map(|r| r.unwrap()));
+        $mac!("rayon_oneshot", || rayon_oneshot(|| work_us(10.0)));
+    };
+}
+
+fn p4_burst(c: &mut Criterion) {
+    use futures::FutureExt;
+    configure(c);
+    let mut g = c.benchmark_group("P4_burst_1000x10us");
+    g.throughput(Throughput::Elements(1_000));
+    g.sample_size(20);
+    macro_rules! bench {
+        ($name:expr, $submit:expr) => {
+            g.bench_function($name, |b| {
+                b.iter_custom(|iters| (0..iters).map(|_| burst($submit).0).sum())
+            });
+        };
+    }
+    burst_contenders!(bench);
+    g.finish();
+}
+
+// ===== P5: streaming =====
+
+/// 1-5 µs of work by index, and 500 µs for one item in every 1 000.
+fn stream_item(i: u64) -> u64 {
+    if i % 1_000 == 999 {
+        work_us(500.0)
+    } else {
+        work_us(1.0 + (i % 5) as f64)
+    }
+}
+
+fn p5_stream(c: &mut Criterion) {
+    configure(c);
+    let n: u64 = if long_mode() { 10_000_000 } else { 100_000 };
+    let window = 2 * workers();
+    let mut g = c.benchmark_group("P5_stream");
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(10);
+    g.bench_function("corepool_map_async", |b| {
+        b.iter(|| in_task(async move { pool().map_async(stream_item, 0..n).await.unwrap().len() }))
+    });
+    for chunksize in [1, 64] {
+        g.bench_function(
+            BenchmarkId::new("corepool_imap", format!("chunksize_{chunksize}")),
+            |b| {
+                b.iter(|| {
+                    in_task(async move {
+                        pool()
+                            .imap(stream_item, 0..n)
+                            .chunksize(chunksize)
+                            .try_fold(0_u64, |a, _| async move { Ok(a + 1) })
+                            .await
+                    })
+                })
+            },
+        );
+        g.bench_function(
+            BenchmarkId::new("corepool_imap_unordered", format!("chunksize_{chunksize}")),
+            |b| {
+                b.iter(|| {
+                    in_task(async move {
+                        let s = pool()
+                            .imap_unordered(stream_item, 0..n)
+                            .chunksize(chunksize);
+                        s.try_fold(0_u64, |a, _| async move { Ok(a + 1) }).await
+                    })
+                })
+            },
+        );
+    }
+    g.bench_function("spawn_blocking_buffered", |b| {
+        b.iter(|| {
+            in_task(async move {
+                let s = stream::iter(0..n)
+                    .map(|i| tokio::task::spawn_blocking(move || stream_item(i)))
+                    .buffered(window);
+                s.fold(0_u64, |a, _| async move { a + 1 }).await
+            })
+        })
+    });
+    g.bench_function("spawn_blocking_buffer_unordered", |b| {
+        b.iter(|| {
+            in_task(async move {
+                let s = stream::iter(0..n)
+                    .map(|i| tokio::task::spawn_blocking(move || stream_item(i)))
+                    .buffer_unordered(window);
+                s.fold(0_u64, |a, _| async move { a + 1 }).await
+            })
+        })
+    });
+    g.finish();
+}
+
+// ===== latency percentiles (P2, P4) =====
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e6
+}
+
+fn report(label: &str, mut each: Vec<Duration>) {
+    each.sort();
+    println!(
+        "{label:<48} p50 {:>9.2} µs   p99 {:>9.2} µs",
+        percentile(&each, 0.50),
+        percentile(&each, 0.99)
+    );
+}
+
+fn latency_report() {
+    use futures::FutureExt;
+    let (seq, idle, bursts) = if long_mode() {
+        (100_000, 10_000, 20)
+    } else {
+        (20_000, 500, 5)
+    };
+    println!(
+        "\n== latency percentiles ({} workers, {} mode)",
+        workers(),
+        if long_mode() { "long" } else { "quick" }
+    );
+    macro_rules! seq {
+        ($name:expr, $submit:expr) => {
+            report(
+                &format!("P2 back to back ({seq}) {}", $name),
+                round_trips(seq, Duration::ZERO, $submit).1,
+            );
+            report(
+                &format!("P2 after 1 ms idle ({idle}) {}", $name),
+                round_trips(idle, Duration::from_millis(1), $submit).1,
+            );
+        };
+    }
+    contenders!(seq);
+    macro_rules! bursts {
+        ($name:expr, $submit:expr) => {
+            let each: Vec<Duration> = (0..bursts).flat_map(|_| burst($submit).1).collect();
+            report(&format!("P4 burst latency ({bursts}x1000) {}", $name), each);
+        };
+    }
+    burst_contenders!(bursts);
+}
+
+fn criterion() -> Criterion {
+    let (warm, measure) = if long_mode() { (3, 10) } else { (1, 3) };
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(warm))
+        .measurement_time(Duration::from_secs(measure))
+        .configure_from_args()
+}
+
+criterion_group! {
+    name = benches;
+    config = criterion();
+    targets = p1_map, p2_round_trip, p3_scaling, p4_burst, p5_stream
+}
+
+fn main() {
+    benches();
+    // `cargo bench -- <filter>` runs only the matching groups; the
+    // percentiles run with a full `cargo bench` or with the `latency` filter.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if args.is_empty() || args.iter().any(|a| a == "latency") {
+        latency_report();
+    }
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -152,7 +152,7 @@ impl Pool {
     /// for i in (1..=5).rev() {
     ///     let results = results.clone();
     ///     let cb = Callbacks::new().on_success(move |v: &i32| results.lock().unwrap().push(*v));
-    ///     let _ = pool.apply_async_with(move || i, cb);
+    ///     pool.apply_async_with(move || i, cb).detach();
     /// }
     /// pool.close();
     /// pool.join()?;

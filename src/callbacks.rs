@@ -32,7 +32,7 @@ type OnError = Box<dyn FnOnce(&TaskError) + Send + 'static>;
 /// for i in 0..4_u64 {
 ///     let tx = tx.clone();
 ///     let cb = Callbacks::new().on_success(move |v: &u64| tx.send(*v).unwrap());
-///     let _ = pool.apply_async_with(move || i * i, cb); // fire and forget
+///     pool.apply_async_with(move || i * i, cb).detach(); // fire and forget
 /// }
 /// drop(tx);
 /// let mut got: Vec<u64> = rx.iter().collect();

@@ -88,7 +88,7 @@ impl<T> MapOptions<T> {
     /// let pool = corepool::Pool::new(2)?;
     /// let (tx, rx) = mpsc::channel();
     /// let opts = corepool::MapOptions::new().on_success(move |v: &Vec<u8>| tx.send(v.clone()).unwrap());
-    /// let _ = pool.map_async_with(|x: u8| x + 1, [1, 2, 3], opts);
+    /// pool.map_async_with(|x: u8| x + 1, [1, 2, 3], opts).detach();
     /// assert_eq!(rx.recv()?, [2, 3, 4]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -108,7 +108,7 @@ impl<T> MapOptions<T> {
     /// let pool = corepool::Pool::new(2)?;
     /// let (tx, rx) = mpsc::channel();
     /// let opts = corepool::MapOptions::new().on_error(move |e| tx.send(e.index()).unwrap());
-    /// let _ = pool.map_async_with(|x: u8| if x == 2 { panic!() } else { x }, [1, 2, 3], opts);
+    /// pool.map_async_with(|x: u8| if x == 2 { panic!() } else { x }, [1, 2, 3], opts).detach();
     /// assert_eq!(rx.recv()?, Some(1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -233,11 +233,12 @@ fn callbacks_are_fire_and_forget() {
         let (tx, rx) = mpsc::channel();
         for i in 0..20 {
             let tx = tx.clone();
-            // The AsyncResult is dropped at once: with callbacks it is detached.
-            let _ = pool.apply_async_with(
+            // Fire and forget: nobody keeps the AsyncResult.
+            pool.apply_async_with(
                 move || i,
                 Callbacks::new().on_success(move |v: &i32| tx.send(*v).unwrap()),
-            );
+            )
+            .detach();
         }
         drop(tx);
         let mut got: Vec<i32> = rx.iter().collect();
@@ -273,5 +274,21 @@ fn into_panic_resumes_the_original_payload() {
             err.into_panic().downcast::<Custom>().unwrap(),
             Box::new(Custom(3))
         );
+    });
+}
+
+#[test]
+fn dropping_a_result_with_callbacks_does_not_cancel_it() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        let busy = occupy(&pool, 1);
+        let (tx, rx) = mpsc::channel();
+        let r = pool.apply_async_with(
+            || 5,
+            Callbacks::new().on_success(move |v: &i32| tx.send(*v).unwrap()),
+        );
+        drop(r); // queued, not started: without callbacks this would cancel it
+        busy.release();
+        assert_eq!(rx.recv_timeout(common::LIMIT).unwrap(), 5);
     });
 }

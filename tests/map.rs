@@ -182,7 +182,7 @@ fn map_async_callback_gets_the_whole_list() {
         let pool = Pool::new(2).unwrap();
         let (tx, rx) = mpsc::channel();
         let opts = MapOptions::new().on_success(move |v: &Vec<u32>| tx.send(v.clone()).unwrap());
-        let _ = pool.map_async_with(|x: u32| x + 1, 0..5, opts);
+        pool.map_async_with(|x: u32| x + 1, 0..5, opts).detach();
         assert_eq!(rx.recv().unwrap(), [1, 2, 3, 4, 5]);
     });
 }
