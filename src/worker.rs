@@ -14,9 +14,9 @@ use crate::registry::{self, Registry};
 use crate::unwind;
 
 /// Busy polls of the queue before a worker starts yielding its core.
-const SPIN_POLLS: u32 = 64;
+const SPIN_POLLS: u32 = 16;
 /// `yield_now` rounds, after spinning, before a worker parks in the channel.
-const YIELD_POLLS: u32 = 16;
+const YIELD_POLLS: u32 = 64;
 
 pub(crate) type Initializer = Arc<dyn Fn() + Send + Sync + 'static>;
 

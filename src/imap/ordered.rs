@@ -1,16 +1,10 @@
 //! [`Imap`]: results in input order, through a bounded reorder buffer.
 
-use std::fmt;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures::Stream;
-use futures::stream::{FusedStream, FuturesOrdered};
+use futures::stream::FuturesOrdered;
 
 use super::feed::ChunkFuture;
 use super::iter::BlockingIter;
-use super::window::Window;
-use crate::error::TaskError;
+use super::window::{self, Window};
 
 /// The stream returned by [`Pool::imap`](crate::Pool::imap) and
 /// [`Pool::imap_stream`](crate::Pool::imap_stream): one
@@ -109,29 +103,4 @@ impl<T> Imap<T> {
     }
 }
 
-impl<T> Stream for Imap<T> {
-    type Item = Result<T, TaskError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().window.poll_item(cx)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.window.size_hint()
-    }
-}
-
-// Nothing is pinned structurally: the stream moves freely whatever `T` is.
-impl<T> Unpin for Imap<T> {}
-
-impl<T> FusedStream for Imap<T> {
-    fn is_terminated(&self) -> bool {
-        self.window.is_finished()
-    }
-}
-
-impl<T> fmt::Debug for Imap<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Imap").finish_non_exhaustive()
-    }
-}
+window::window_stream!(Imap);

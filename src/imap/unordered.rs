@@ -1,16 +1,10 @@
 //! [`ImapUnordered`]: results in completion order.
 
-use std::fmt;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures::Stream;
-use futures::stream::{FusedStream, FuturesUnordered};
+use futures::stream::FuturesUnordered;
 
 use super::feed::ChunkFuture;
 use super::iter::BlockingIter;
-use super::window::Window;
-use crate::error::TaskError;
+use super::window::{self, Window};
 
 /// The stream returned by [`Pool::imap_unordered`](crate::Pool::imap_unordered)
 /// and [`Pool::imap_unordered_stream`](crate::Pool::imap_unordered_stream):
@@ -19,7 +13,7 @@ use crate::error::TaskError;
 ///
 /// Laziness, bounds, errors and cancellation are those of
 /// [`Imap`](crate::Imap), except that no result waits behind a slower one:
-/// use [`TaskError::index`] to tell which input an error belongs to.
+/// use [`TaskError::index`](crate::TaskError::index) to tell which input an error belongs to.
 ///
 /// # Examples
 ///
@@ -106,29 +100,4 @@ impl<T> ImapUnordered<T> {
     }
 }
 
-impl<T> Stream for ImapUnordered<T> {
-    type Item = Result<T, TaskError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().window.poll_item(cx)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.window.size_hint()
-    }
-}
-
-// Nothing is pinned structurally: the stream moves freely whatever `T` is.
-impl<T> Unpin for ImapUnordered<T> {}
-
-impl<T> FusedStream for ImapUnordered<T> {
-    fn is_terminated(&self) -> bool {
-        self.window.is_finished()
-    }
-}
-
-impl<T> fmt::Debug for ImapUnordered<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ImapUnordered").finish_non_exhaustive()
-    }
-}
+window::window_stream!(ImapUnordered);

@@ -159,3 +159,41 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
         )
     }
 }
+
+/// The trait impls `Imap` and `ImapUnordered` share: both are a `Window`
+/// behind a field named `window`.
+macro_rules! window_stream {
+    ($name:ident) => {
+        impl<T> futures::Stream for $name<T> {
+            type Item = Result<T, crate::error::TaskError>;
+
+            fn poll_next(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Self::Item>> {
+                self.get_mut().window.poll_item(cx)
+            }
+
+            fn size_hint(&self) -> (usize, Option<usize>) {
+                self.window.size_hint()
+            }
+        }
+
+        // Nothing is pinned structurally: the stream moves freely whatever `T` is.
+        impl<T> Unpin for $name<T> {}
+
+        impl<T> futures::stream::FusedStream for $name<T> {
+            fn is_terminated(&self) -> bool {
+                self.window.is_finished()
+            }
+        }
+
+        impl<T> std::fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+pub(crate) use window_stream;
