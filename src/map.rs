@@ -146,10 +146,18 @@ struct MapState<T> {
     parts: Mutex<Parts<T>>,
 }
 
+/// The results so far. Chunks are appended to `out` in input order as soon
+/// as their predecessors are in, by whichever worker finishes them, so the
+/// copying overlaps with the computing of later chunks instead of following
+/// it.
 struct Parts<T> {
-    chunks: Vec<Option<Vec<T>>>,
-    remaining: usize,
-    /// Taken by whoever resolves the map: the last chunk, or the first error.
+    /// The results of chunks `0..next`. `None` while a worker appends to it
+    /// outside the lock; that worker picks up what arrives meanwhile.
+    out: Option<Vec<T>>,
+    next: usize,
+    /// Finished chunks waiting for their predecessors.
+    waiting: Vec<Option<Vec<T>>>,
+    /// Taken by whoever resolves the map: the last append, or the first error.
     finisher: Option<Finisher<Vec<T>>>,
 }
 
@@ -165,15 +173,41 @@ impl<T> MapState<T> {
             drop(parts);
             return drop(values);
         }
-        parts.chunks[chunk] = Some(values);
-        parts.remaining -= 1;
-        if parts.remaining > 0 {
-            return;
+        parts.waiting[chunk] = Some(values);
+        loop {
+            let Some(mut out) = parts.out.take() else {
+                return; // another worker is appending and will take this chunk
+            };
+            let mut ready = Vec::new();
+            let p = &mut *parts;
+            while let Some(values) = p.waiting.get_mut(p.next).and_then(Option::take) {
+                ready.push(values);
+                p.next += 1;
+            }
+            if ready.is_empty() {
+                parts.out = Some(out);
+                return;
+            }
+            drop(parts);
+            for values in ready {
+                if out.is_empty() {
+                    out = values; // chunk 0 was allocated for the whole output
+                } else {
+                    out.extend(values);
+                }
+            }
+            parts = self.lock();
+            if parts.finisher.is_none() {
+                drop(parts);
+                return drop(out); // failed while we appended
+            }
+            if parts.next == parts.waiting.len() {
+                let finisher = parts.finisher.take().expect("checked above");
+                drop(parts);
+                return finisher.finish(Ok(out));
+            }
+            parts.out = Some(out);
         }
-        let finisher = parts.finisher.take().expect("checked above");
-        let chunks = std::mem::take(&mut parts.chunks);
-        drop(parts);
-        finisher.finish(Ok(concat(chunks)));
     }
 
     /// Fails the map with its first error; the chunks that have not started
@@ -184,22 +218,11 @@ impl<T> MapState<T> {
         let Some(finisher) = parts.finisher.take() else {
             return;
         };
-        let chunks = std::mem::take(&mut parts.chunks);
+        let done = (parts.out.take(), std::mem::take(&mut parts.waiting));
         drop(parts);
-        drop(chunks);
+        drop(done);
         finisher.finish(Err(error));
     }
-}
-
-fn concat<T>(chunks: Vec<Option<Vec<T>>>) -> Vec<T> {
-    let total: usize = chunks.iter().flatten().map(Vec::len).sum();
-    let mut chunks = chunks.into_iter().flatten();
-    let mut out = chunks.next().unwrap_or_default();
-    out.reserve_exact(total - out.len());
-    for chunk in chunks {
-        out.extend(chunk);
-    }
-    out
 }
 
 struct ChunkTask<I, T, F> {
@@ -208,6 +231,9 @@ struct ChunkTask<I, T, F> {
     /// Input index of the chunk's first item, for error reports.
     offset: usize,
     items: Vec<I>,
+    /// Room to reserve for the results: the whole output for chunk 0, which
+    /// becomes the output vector.
+    capacity: usize,
     f: Arc<F>,
     settled: bool,
 }
@@ -225,7 +251,7 @@ where
             return; // the map was dropped or already failed
         }
         let items = std::mem::take(&mut self.items);
-        let mut values = Vec::with_capacity(items.len());
+        let mut values = Vec::with_capacity(self.capacity.max(items.len()));
         let mut failure = None;
         let f = &*self.f;
         unwind::map_caught(items.into_iter(), f, |outcome| match outcome {
@@ -415,8 +441,9 @@ impl Pool {
         let state = Arc::new(MapState {
             slot,
             parts: Mutex::new(Parts {
-                chunks: (0..chunks).map(|_| None).collect(),
-                remaining: chunks,
+                out: Some(Vec::new()),
+                next: 0,
+                waiting: (0..chunks).map(|_| None).collect(),
                 finisher: Some(finisher),
             }),
         });
@@ -438,6 +465,7 @@ impl Pool {
                 chunk,
                 offset,
                 items: batch,
+                capacity: if chunk == 0 { len } else { 0 },
                 f: f.clone(),
                 settled: false,
             };
@@ -585,13 +613,31 @@ mod tests {
     }
 
     #[test]
-    fn concat_keeps_chunk_order() {
-        let chunks = vec![
-            Some(vec![1, 2]),
-            Some(vec![]),
-            Some(vec![3]),
-            Some(vec![4, 5]),
-        ];
-        assert_eq!(concat(chunks), [1, 2, 3, 4, 5]);
+    fn chunks_finishing_out_of_order_are_appended_in_order() {
+        use futures::task::noop_waker_ref;
+        use std::task::{Context, Poll};
+
+        let slot = Slot::new();
+        let state = MapState {
+            slot: slot.clone(),
+            parts: Mutex::new(Parts {
+                out: Some(Vec::new()),
+                next: 0,
+                waiting: vec![None, None, None, None],
+                finisher: Some(Finisher::new(Completer::new(slot.clone()), None)),
+            }),
+        };
+        state.chunk_done(3, vec![6]);
+        state.chunk_done(1, vec![3, 4]);
+        assert_eq!(state.lock().next, 0, "nothing is appended before chunk 0");
+        state.chunk_done(0, vec![1, 2]);
+        assert_eq!(state.lock().next, 2, "chunks 0 and 1 are appended at once");
+        assert!(!slot.is_complete());
+        state.chunk_done(2, vec![5]);
+        let mut cx = Context::from_waker(noop_waker_ref());
+        match slot.poll_take(&mut cx) {
+            Poll::Ready(Some(Ok(v))) => assert_eq!(v, [1, 2, 3, 4, 5, 6]),
+            _ => panic!("the map should be complete"),
+        }
     }
 }
