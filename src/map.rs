@@ -225,6 +225,9 @@ impl<T> MapState<T> {
     }
 }
 
+/// The most items a chunk computes between two checks for a dropped map.
+const MAX_BATCH: usize = 64;
+
 struct ChunkTask<I, T, F> {
     state: Arc<MapState<T>>,
     chunk: usize,
@@ -252,24 +255,36 @@ where
         }
         let items = std::mem::take(&mut self.items);
         let mut values = Vec::with_capacity(self.capacity.max(items.len()));
-        let mut failure = None;
+        let mut items = items.into_iter();
+        let mut done = 0;
         let f = &*self.f;
-        unwind::map_caught(items.into_iter(), f, |outcome| match outcome {
-            Ok(value) => {
-                values.push(value);
-                // Stop early if the map was dropped or failed elsewhere.
-                !state.slot.is_abandoned()
-            }
-            Err(payload) => {
-                let index = self.offset + values.len();
-                failure = Some(TaskError::panicked(payload).with_index(index));
-                false
+        // `extend` from a `TrustedLen` iterator writes without per-item
+        // capacity checks; batches that double from 1 to `MAX_BATCH` keep
+        // the check for a dropped or failed map close to per-item at first
+        // and cheap later. `done` counts the items that returned, so a panic
+        // is reported at the right index.
+        let run = unwind::catch(|| {
+            let mut batch = 1;
+            while items.len() > 0 {
+                if state.slot.is_abandoned() {
+                    return;
+                }
+                values.extend(items.by_ref().take(batch).map(|item| {
+                    let value = f(item);
+                    done += 1;
+                    value
+                }));
+                batch = (batch * 2).min(MAX_BATCH);
             }
         });
-        match failure {
-            Some(error) => state.fail(error),
-            None if state.slot.is_abandoned() => {}
-            None => state.chunk_done(self.chunk, values),
+        match run {
+            Err(payload) => {
+                let error = TaskError::panicked(payload).with_index(self.offset + done);
+                drop((values, items));
+                state.fail(error);
+            }
+            Ok(()) if state.slot.is_abandoned() => {}
+            Ok(()) => state.chunk_done(self.chunk, values),
         }
     }
 

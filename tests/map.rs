@@ -304,3 +304,30 @@ fn a_running_chunk_stops_early_when_its_map_is_dropped() {
         assert_eq!(drops.get(), 1);
     });
 }
+
+#[test]
+fn values_made_before_a_panic_in_the_same_chunk_are_dropped_once() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        let drops = Counter::new();
+        let d = drops.clone();
+        let err = pool
+            .map_with(
+                move |i: u32| {
+                    if i == 3 {
+                        panic!("item 3");
+                    }
+                    d.tracked()
+                },
+                0..200,
+                MapOptions::new().chunksize(200),
+            )
+            .unwrap_err();
+        assert_eq!(err.index(), Some(3));
+        assert_eq!(
+            drops.get(),
+            3,
+            "items 0, 1 and 2 made a value each, dropped once"
+        );
+    });
+}
