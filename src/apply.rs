@@ -128,6 +128,23 @@ impl Pool {
     /// assert_eq!(sum, 60);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Bounds
+    ///
+    /// The closure runs on another thread, later: it must be `Send` and
+    /// own what it uses (`'static`). Neither of these compiles:
+    ///
+    /// ```compile_fail
+    /// let pool = corepool::Pool::new(1).unwrap();
+    /// let shared = std::rc::Rc::new(5); // not Send
+    /// let r = pool.apply_async(move || *shared);
+    /// ```
+    ///
+    /// ```compile_fail
+    /// let pool = corepool::Pool::new(1).unwrap();
+    /// let local = vec![1, 2, 3];
+    /// let r = pool.apply_async(|| local.len()); // borrows a local: not 'static
+    /// ```
     pub fn apply_async<F, T>(&self, f: F) -> AsyncResult<T>
     where
         F: FnOnce() -> T + Send + 'static,
