@@ -16,9 +16,6 @@ use crate::pool::Pool;
 use feed::Feeder;
 use window::Window;
 
-/// The default `imap` window, in chunks per worker.
-const CHUNKS_PER_WORKER: usize = 4;
-
 impl Pool {
     fn window<S, T, F, Q>(&self, f: F, input: S) -> Window<T, Q>
     where
@@ -29,7 +26,7 @@ impl Pool {
         Q: window::ChunkQueue<T>,
     {
         let feed = Box::new(Feeder::new(self.clone(), f, input));
-        Window::new(feed, 1, CHUNKS_PER_WORKER * self.workers())
+        Window::new(feed, self.workers())
     }
 
     /// Applies `f` to each item of `items` on the pool, yielding results in
@@ -37,7 +34,7 @@ impl Pool {
     ///
     /// The input is pulled lazily: never more than
     /// `buffersize × chunksize` items ahead of what the consumer has taken
-    /// (defaults: 4 × workers chunks of 1 item), so an endless iterator, a
+    /// (defaults: chunks of 1 item, 64 items per worker), so an endless iterator, a
     /// slow consumer or one very slow item cannot grow memory. Configure it
     /// with [`Imap::chunksize`] and [`Imap::buffersize`]; consume it from
     /// sync code with [`Imap::into_blocking_iter`].

@@ -67,7 +67,9 @@ impl<T> Imap<T> {
     }
 
     /// The most chunks in flight or waiting to be yielded (Python's
-    /// `buffersize`). Defaults to 4 × the pool's workers. 0 makes the stream
+    /// `buffersize`). Defaults to enough chunks for 64 items per worker, and
+    /// at least 4 chunks per worker (128 chunks of 1 item on 2 workers; 8
+    /// chunks of 64 items). 0 makes the stream
     /// yield one [`InvalidArgument`](crate::ErrorKind::InvalidArgument) error
     /// and end.
     ///

@@ -62,7 +62,8 @@ impl<T> ImapUnordered<T> {
         self
     }
 
-    /// The most chunks in flight. Defaults to 4 × the pool's workers; 0 makes
+    /// The most chunks in flight. Defaults to enough chunks for 64 items per
+    /// worker, and at least 4 chunks per worker; 0 makes
     /// the stream yield one error and end. See
     /// [`Imap::buffersize`](crate::Imap::buffersize).
     ///
