@@ -452,6 +452,44 @@ fn report(label: &str, mut each: Vec<Duration>) {
     );
 }
 
+/// P1 on a noisy machine: the contenders alternate round by round, so drift
+/// hits them alike; prints the medians and the median of per-round ratios.
+fn p1_paired_report() {
+    let n: u64 = 1_000_000;
+    let rounds = if long_mode() { 301 } else { 101 };
+    let time = |f: &dyn Fn()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64() * 1e3
+    };
+    let (mut rayon, mut corepool, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let r = time(&|| {
+            black_box(
+                rayon_pool().install(|| (0..n).into_par_iter().map(tiny).collect::<Vec<_>>()),
+            );
+        });
+        let c = time(&|| {
+            black_box(in_task(async move {
+                pool().map_async(tiny, 0..n).await.unwrap()
+            }));
+        });
+        rayon.push(r);
+        corepool.push(c);
+        ratios.push(c / r);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "P1 paired ({rounds} rounds, 1 M tiny): rayon {:.2} ms, corepool map_async {:.2} ms, median ratio {:.2}x",
+        median(&mut rayon),
+        median(&mut corepool),
+        median(&mut ratios)
+    );
+}
+
 fn latency_report() {
     use futures::FutureExt;
     let (seq, idle, bursts) = if long_mode() {
@@ -503,13 +541,17 @@ criterion_group! {
 fn main() {
     benches();
     // `cargo bench -- <filter>` runs only the matching groups; the
-    // percentiles run with a full `cargo bench` or with the `latency` filter.
+    // percentiles and the paired P1 ratio run with a full `cargo bench`, or
+    // with the `latency` / `paired` filters.
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
     if args.is_empty() || args.iter().any(|a| a == "latency") {
         latency_report();
+    }
+    if args.is_empty() || args.iter().any(|a| a == "paired") {
+        p1_paired_report();
     }
     Criterion::default().configure_from_args().final_summary();
 }
