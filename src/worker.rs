@@ -14,6 +14,11 @@ use crate::registry::{self, Registry};
 use crate::unwind;
 
 /// Busy polls of the queue before a worker starts yielding its core.
+///
+/// Measured on 2 cores (an `apply_async(..).await` round trip from a tokio
+/// task): about 11 µs when the worker has parked and must be woken, about
+/// 6 µs when it is still polling. Yielding rather than spinning leaves the
+/// core to the runtime thread that has to wake up for the result.
 const SPIN_POLLS: u32 = 16;
 /// `yield_now` rounds, after spinning, before a worker parks in the channel.
 const YIELD_POLLS: u32 = 64;
