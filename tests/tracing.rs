@@ -1,0 +1,117 @@
+//! corepool's tracing: a `corepool.job` span per job with its labels, and
+//! events when workers start and stop. Its own test binary, because it
+//! installs the process-wide subscriber (spans are made on worker threads).
+
+mod common;
+
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+
+use tracing::field::{Field, Visit};
+use tracing::span::Attributes;
+use tracing::{Event, Id, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+#[derive(Clone, Default)]
+struct Recorded {
+    spans: Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>,
+    events: Arc<Mutex<Vec<String>>>,
+}
+
+#[derive(Default)]
+struct Fields(Vec<(String, String)>);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Recorded {
+    fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        self.spans
+            .lock()
+            .unwrap()
+            .push((attrs.metadata().name().to_owned(), fields.0));
+    }
+
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        if let Some((_, message)) = fields.0.iter().find(|(name, _)| name == "message") {
+            self.events.lock().unwrap().push(message.clone());
+        }
+    }
+}
+
+#[test]
+fn jobs_run_in_labelled_spans_and_workers_report_start_and_stop() {
+    let recorded = Recorded::default();
+    let subscriber = tracing_subscriber::registry().with(recorded.clone());
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    common::within(move || {
+        let pool = corepool::Pool::new(2).unwrap();
+        pool.apply(|| ()).unwrap();
+        pool.map_with(|x: u8| x, 0..4, corepool::MapOptions::new().chunksize(2))
+            .unwrap();
+        pool.close();
+        pool.join().unwrap();
+
+        let spans = recorded.spans.lock().unwrap().clone();
+        let jobs: Vec<_> = spans
+            .iter()
+            .filter(|(name, _)| name == "corepool.job")
+            .collect();
+        assert_eq!(
+            jobs.len(),
+            3,
+            "one span per job (1 apply + 2 map chunks): {spans:?}"
+        );
+        let field = |fields: &[(String, String)], name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let kinds: Vec<String> = jobs.iter().map(|(_, f)| field(f, "kind")).collect();
+        assert_eq!(
+            kinds.iter().filter(|k| k.as_str() == "\"apply\"").count(),
+            1,
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| k.as_str() == "\"map\"").count(),
+            2,
+            "{kinds:?}"
+        );
+        for (_, fields) in &jobs {
+            for name in ["id", "chunk", "worker"] {
+                assert!(
+                    !field(fields, name).is_empty(),
+                    "span lacks `{name}`: {fields:?}"
+                );
+            }
+        }
+        let events = recorded.events.lock().unwrap().clone();
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| e.as_str() == "worker started")
+                .count(),
+            2,
+            "{events:?}"
+        );
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| e.as_str() == "worker stopped")
+                .count(),
+            2,
+            "{events:?}"
+        );
+    });
+}
