@@ -12,9 +12,12 @@ use tracing::span::Attributes;
 use tracing::{Event, Id, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
+/// A span's name and its fields, as `(name, debug value)` pairs.
+type SpanRecord = (String, Vec<(String, String)>);
+
 #[derive(Clone, Default)]
 struct Recorded {
-    spans: Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>,
+    spans: Arc<Mutex<Vec<SpanRecord>>>,
     events: Arc<Mutex<Vec<String>>>,
 }
 
