@@ -3,7 +3,8 @@
 
 mod common;
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use common::{Counter, on_tokio, within};
@@ -11,35 +12,48 @@ use corepool::{ErrorKind, Pool};
 
 #[test]
 fn sync_forms_inside_a_multi_thread_runtime_neither_panic_nor_starve_it() {
-    on_tokio(|| async {
-        let pool = Pool::new(1).unwrap();
-        // A task that must keep making progress while another blocks.
-        let (tick_tx, mut tick_rx) = tokio::sync::mpsc::unbounded_channel();
-        let ticker = tokio::spawn(async move {
-            for i in 0..5 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                tick_tx.send(i).unwrap();
-            }
+    within(|| {
+        // One runtime worker: if `apply` blocked it without handing the
+        // runtime's work to another thread, the ticker could not run at all.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let pool = Pool::new(1).unwrap();
+            let ticks = Arc::new(AtomicUsize::new(0));
+            let t = ticks.clone();
+            let ticker = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    t.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            let blocker = tokio::spawn({
+                let (pool, ticks) = (pool.clone(), ticks.clone());
+                async move {
+                    tokio::time::sleep(Duration::from_millis(10)).await; // the ticker is running
+                    let before = ticks.load(Ordering::SeqCst);
+                    let a = pool.apply(|| {
+                        std::thread::sleep(Duration::from_millis(200));
+                        1
+                    });
+                    let during = ticks.load(Ordering::SeqCst) - before;
+                    let m = pool.map(|x: u8| x, [1, 2]);
+                    let r = pool.apply_async(|| 5).get(); // AsyncResult::get too
+                    (a.unwrap(), m.unwrap(), r.unwrap(), during)
+                }
+            });
+            let (a, m, r, during) = blocker.await.unwrap();
+            assert_eq!((a, m, r), (1, vec![1, 2], 5));
+            // 200 ms at one tick per 2 ms: about 100 ticks; 0 if starved.
+            assert!(
+                during >= 10,
+                "the runtime was starved while apply blocked: {during} ticks"
+            );
+            ticker.abort();
         });
-        let blocker = tokio::spawn({
-            let pool = pool.clone();
-            async move {
-                let a = pool.apply(|| {
-                    std::thread::sleep(Duration::from_millis(100));
-                    1
-                });
-                let m = pool.map(|x: u8| x, [1, 2]);
-                (a.unwrap(), m.unwrap())
-            }
-        });
-        // The ticks arrive while `apply` blocks.
-        for i in 0..5 {
-            assert_eq!(tick_rx.recv().await, Some(i));
-        }
-        ticker.await.unwrap();
-        assert_eq!(blocker.await.unwrap(), (1, vec![1, 2]));
-        let r = pool.apply_async(|| 5);
-        assert_eq!(r.get().unwrap(), 5); // AsyncResult::get too
     });
 }
 
