@@ -109,12 +109,23 @@ fn async_forms_work_in_a_current_thread_runtime() {
 fn workers_never_run_on_runtime_threads() {
     on_tokio(|| async {
         let pool = Pool::new(2).unwrap();
-        let runtime_thread = std::thread::current().id();
-        let worker_threads = pool
-            .map_async(|_: u32| std::thread::current().id(), 0..64)
-            .await
-            .unwrap();
-        assert!(worker_threads.iter().all(|t| *t != runtime_thread));
+        // Awaited from a task on a runtime worker thread...
+        let names = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                let here = std::thread::current().name().unwrap_or_default().to_owned();
+                assert!(here.starts_with("tokio-runtime-worker"), "{here}");
+                let name = || std::thread::current().name().unwrap_or_default().to_owned();
+                pool.map_async(move |_: u32| name(), 0..64).await.unwrap()
+            }
+        })
+        .await
+        .unwrap();
+        // ...the work ran on the pool's own threads.
+        assert!(
+            names.iter().all(|n| n.starts_with("corepool-worker-")),
+            "{names:?}"
+        );
         let in_runtime = pool
             .apply_async(|| tokio::runtime::Handle::try_current().is_ok())
             .await
