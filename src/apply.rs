@@ -1,44 +1,49 @@
 //! `apply`, `apply_async`, `apply_async_with`: one closure, one job.
 
+use std::sync::{Arc, Mutex};
+
 use crate::blocking;
 use crate::callbacks::Callbacks;
 use crate::error::TaskError;
-use crate::job::Task;
+use crate::job::{Inline, Labels, Task};
 use crate::pool::Pool;
 use crate::result::AsyncResult;
-use crate::slot::{Completer, Slot};
+use crate::slot::{Completer, Finisher, Slot};
 use crate::unwind;
 
-/// Delivers an outcome: the callbacks first (Python's order), then the slot.
-pub(crate) struct Finisher<T> {
-    completer: Completer<T>,
-    callbacks: Option<Callbacks<T>>,
-}
-
-impl<T> Finisher<T> {
-    pub(crate) fn new(completer: Completer<T>, callbacks: Option<Callbacks<T>>) -> Self {
-        Finisher {
-            completer,
-            callbacks,
-        }
-    }
-
-    pub(crate) fn slot(&self) -> &Slot<T> {
-        self.completer.slot()
-    }
-
-    pub(crate) fn finish(self, outcome: Result<T, TaskError>) {
-        let outcome = match self.callbacks {
-            Some(callbacks) => callbacks.run(outcome),
-            None => outcome,
-        };
-        self.completer.complete(outcome);
-    }
-}
-
+/// One closure and the delivery of its outcome, shared by the queue and the
+/// [`AsyncResult`] (which may claim it to run it inline, see `blocking.rs`).
 struct ApplyTask<F, T> {
-    f: Option<F>,
-    finisher: Option<Finisher<T>>,
+    labels: Labels,
+    /// Taken by whoever claims the job.
+    work: Mutex<Option<(F, Finisher<T>)>>,
+}
+
+impl<F, T> ApplyTask<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn claim(&self) -> Option<(F, Finisher<T>)> {
+        self.work.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn run_claimed(&self, worker: usize, inline: bool) -> bool {
+        let Some((f, finisher)) = self.claim() else {
+            return false;
+        };
+        let span = self.labels.span(worker, inline);
+        let _entered = span.enter();
+        if finisher.slot().is_abandoned() {
+            // Nobody wants the value: drop the closure unrun.
+            drop(f);
+            finisher.finish(Err(TaskError::cancelled()));
+            return true;
+        }
+        let outcome = unwind::catch(f).map_err(TaskError::panicked);
+        finisher.finish(outcome);
+        true
+    }
 }
 
 impl<F, T> Task for ApplyTask<F, T>
@@ -46,29 +51,35 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    fn run(mut self: Box<Self>) {
-        let (Some(f), Some(finisher)) = (self.f.take(), self.finisher.take()) else {
-            unreachable!("a task runs once")
-        };
-        if finisher.slot().is_abandoned() {
-            // Nobody wants the value: drop the closure unrun.
-            return finisher.finish(Err(TaskError::cancelled()));
-        }
-        let outcome = unwind::catch(f).map_err(TaskError::panicked);
-        finisher.finish(outcome);
+    fn run(&self, worker: usize, inline: bool) -> bool {
+        self.run_claimed(worker, inline)
     }
 
-    fn reject(mut self: Box<Self>, error: TaskError) {
-        if let Some(finisher) = self.finisher.take() {
+    fn reject(&self, error: TaskError) {
+        if let Some((f, finisher)) = self.claim() {
+            drop(f);
             finisher.finish(Err(error));
         }
     }
 }
 
+impl<F, T> Inline for ApplyTask<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn run_one(&self, worker: usize) -> bool {
+        self.run_claimed(worker, true)
+    }
+}
+
 impl<F, T> Drop for ApplyTask<F, T> {
     fn drop(&mut self) {
-        // Dropped unrun (terminate): the error callback hears of it too.
-        if let Some(finisher) = self.finisher.take() {
+        // Dropped unclaimed (the queue was dropped with it): the error
+        // callback hears of it too.
+        let work = self.work.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((f, finisher)) = work {
+            drop(f);
             finisher.finish(Err(TaskError::cancelled()));
         }
     }
@@ -199,18 +210,20 @@ impl Pool {
     {
         let slot = Slot::new();
         let detached = callbacks.as_ref().is_some_and(|c| !c.is_empty());
-        let result = AsyncResult::new(slot.clone(), self.id(), detached);
-        let finisher = Some(Finisher::new(Completer::new(slot), callbacks));
         let registry = self.registry();
-        registry.submit(
-            registry.next_job_id(),
-            kind,
-            0,
-            Box::new(ApplyTask {
-                f: Some(f),
-                finisher,
-            }),
-        );
+        let task = Arc::new(ApplyTask {
+            labels: Labels {
+                id: registry.next_job_id(),
+                kind,
+                chunk: 0,
+            },
+            work: Mutex::new(Some((
+                f,
+                Finisher::new(Completer::new(slot.clone()), callbacks),
+            ))),
+        });
+        let result = AsyncResult::new(slot, self.id(), detached, Some(task.clone()));
+        registry.submit(task);
         result
     }
 }

@@ -1,45 +1,181 @@
-//! How the sync forms (`apply`, `map`, `get`, the blocking `imap` iterator,
-//! `join`) wait, wherever they are called from:
+//! How the sync forms (`apply`, `map`, `get`, `wait`, the blocking `imap`
+//! iterator, `join`) wait, wherever they are called from.
 //!
-//! * On a plain thread: park until woken.
-//! * Inside a multi-thread tokio runtime: the same, inside
-//!   `tokio::task::block_in_place`, so the runtime moves its other tasks to
-//!   another thread instead of starving them (and does not panic).
-//! * Inside a `current_thread` tokio runtime: refuse with
-//!   [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock). Blocking
-//!   the runtime's only thread stalls every other task on it, including any
-//!   the caller may be waiting for; `.await` the async form instead.
-//! * On one of the pool's own workers: help. While the result is not ready,
-//!   run the pool's queued jobs on this thread; park only when the queue is
-//!   empty, which means every job the call depends on is already running on
-//!   another worker. A pool whose workers all make such calls still makes
-//!   progress (rayon's `install` works the same way).
+//! # Where the caller is
+//!
+//! * **A plain thread** (including a tokio `spawn_blocking` thread, of either
+//!   runtime flavor, and the thread in a multi-thread `Runtime::block_on`):
+//!   park until woken. Nothing else runs on this thread, so nothing stalls.
+//! * **A worker thread of a multi-thread tokio runtime**: the same, inside
+//!   `tokio::task::block_in_place`, so the runtime hands this thread's other
+//!   tasks to another thread instead of starving them.
+//! * **The thread of a `current_thread` tokio runtime**: refuse with
+//!   [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock) before
+//!   anything is submitted. Blocking the runtime's only thread stalls every
+//!   other task on it; `.await` the async form instead.
+//! * **A `LocalSet` driven by a multi-thread runtime's `block_on`**: park.
+//!   The `LocalSet`'s other tasks wait meanwhile, as for any blocking call
+//!   made there; corepool's work runs on its own threads, so the call
+//!   returns. (`block_in_place` would panic there.)
+//! * **One of the pool's own workers**: see below.
+//!
+//! Telling a runtime's own threads from its `spawn_blocking` threads: tokio
+//! has no public "may I block here?" query, but `tokio::task::yield_now`
+//! hands its waker to the scheduler only on a thread that runs a scheduler
+//! (a runtime worker, or the thread driving a `current_thread` runtime) and
+//! wakes it at once everywhere else (tokio's `context::defer`). Polling it
+//! once with a waker of our own tells the two apart without side effects.
+//! `block_in_place` is only called where that probe found a multi-thread
+//! scheduler, where it cannot panic; if a future tokio changed the probe's
+//! behaviour, the fallback is parking, never a panic (and the tests in
+//! `tests/runtime.rs` would say so).
+//!
+//! # Waiting on a worker: run only what the call waits for
+//!
+//! A worker that blocks on its own pool's work could deadlock the pool: with
+//! every worker blocked that way, the jobs they wait for sit in the queue
+//! with nobody to run them. corepool's answer is *inlining*, as .NET's task
+//! inlining and Java ForkJoin's `join`: the waiting worker claims the
+//! **unstarted jobs of the very result it waits for** (its own `apply` job,
+//! its map's chunks, the chunks its `imap` stream waits on) out of the queue
+//! and runs them on its own stack. It never runs anything else: not the head
+//! of the queue, not another caller's job. A job another worker has already
+//! started is making progress there, so once nothing of its own is left to
+//! claim, the waiter parks.
+//!
+//! Why this is deadlock-free and bounded: a waiter only ever waits for work
+//! that is either running on a thread that is itself making progress, or
+//! unstarted and then run by the waiter; by induction on the nesting of calls
+//! (a `map` inside a `map` inside a `map`), every wait ends. The stack grows
+//! by one frame per level of *nesting in the program*, never with the length
+//! of the queue. Locks and thread-local borrows held across the call are
+//! never entered by unrelated jobs, and a job that waits on a result
+//! "underneath" it on the stack cannot happen, since nothing unrelated is
+//! ever underneath.
+//!
+//! The alternative, handing the worker's role to a compensating thread while
+//! it blocks (tokio's `block_in_place`, ForkJoin's managed blocking), keeps
+//! stacks flat but spawns threads under load and needs a cap, beyond which it
+//! deadlocks again; inlining needs neither.
+//!
+//! A *timed* wait (`get_timeout`, `wait_timeout`, `next_timeout`) on a worker
+//! does not inline: a job run inline cannot be interrupted, and a deadline
+//! must be kept. If every worker waits with a timeout for queued work, the
+//! waits time out rather than deadlock.
+//!
+//! How the waiter learns what it waits for: results that are not ready note
+//! their unstarted work in a thread-local list while `block_on` polls them
+//! (`note_pending`), so the same mechanism serves `get`, a map's result and
+//! an `imap` stream full of chunk results.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::error::TaskError;
+use crate::job::Inline;
+use crate::registry::Registry;
 use crate::worker;
+
+thread_local! {
+    /// While a worker waits on its own pool: the pool, and the unstarted
+    /// work of the results polled so far.
+    static NOTED: RefCell<Option<(u64, Vec<Arc<dyn Inline>>)>> = const { RefCell::new(None) };
+}
+
+/// The deadline `timeout` from now; `None` (no deadline) if it is too far
+/// to represent, as `std::sync::mpsc::Receiver::recv_timeout` treats it.
+pub(crate) fn deadline(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// Where a sync call is being made, as the module docs describe.
+enum Place {
+    Plain,
+    RuntimeWorker,
+    OwnWorker(Arc<Registry>, usize),
+    Refuse(&'static str),
+}
+
+fn place(pool: u64) -> Place {
+    if let Some((registry, index)) = worker::current_of(pool) {
+        return Place::OwnWorker(registry, index);
+    }
+    let Ok(handle) = Handle::try_current() else {
+        return Place::Plain;
+    };
+    if !on_scheduler_thread() {
+        return Place::Plain;
+    }
+    match handle.runtime_flavor() {
+        RuntimeFlavor::MultiThread => Place::RuntimeWorker,
+        RuntimeFlavor::CurrentThread => Place::Refuse(
+            "a blocking corepool call on the thread of a current_thread tokio runtime would stall \
+             it; `.await` the `_async` form instead",
+        ),
+        _ => Place::Refuse(
+            "a blocking corepool call on a thread of this tokio runtime flavor could stall it; \
+             `.await` the `_async` form instead",
+        ),
+    }
+}
+
+/// Whether this thread runs a tokio scheduler right now (see the module
+/// docs): `yield_now` defers its waker there and wakes it at once elsewhere.
+fn on_scheduler_thread() -> bool {
+    struct Flag(AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let flag = Arc::new(Flag(AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let yielded = pin!(tokio::task::yield_now()).poll(&mut cx);
+    yielded.is_pending() && !flag.0.load(Ordering::Relaxed)
+}
 
 /// Checks, before any work is submitted, that a sync call for `pool` may wait
 /// on this thread.
 pub(crate) fn ensure_can_block(pool: u64) -> Result<(), TaskError> {
-    if worker::is_worker_of(pool) {
-        return Ok(());
-    }
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::CurrentThread => {
-            Err(TaskError::would_deadlock(
-                "a blocking corepool call inside a current_thread tokio runtime would stall it; \
-                 `.await` the `_async` form instead",
-            ))
-        }
+    match place(pool) {
+        Place::Refuse(why) => Err(TaskError::would_deadlock(why)),
         _ => Ok(()),
+    }
+}
+
+/// Records, while a worker of `pool` waits in [`block_on`], unstarted work
+/// of a result that was just polled and is not ready.
+pub(crate) fn note_pending(pool: u64, work: &Arc<dyn Inline>) {
+    NOTED.with(|noted| {
+        if let Some((waiting_on, list)) = noted.borrow_mut().as_mut() {
+            if *waiting_on == pool && !list.iter().any(|w| Arc::ptr_eq(w, work)) {
+                list.push(work.clone());
+            }
+        }
+    });
+}
+
+/// The unstarted work a sync consumer waits on, kept across its calls: a
+/// stream polls a pending chunk result once and then only when it is woken,
+/// so what one `next` noted must still be known to the next `next`.
+#[derive(Default)]
+pub(crate) struct Noted(Vec<Arc<dyn Inline>>);
+
+impl std::fmt::Debug for Noted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Noted").field("len", &self.0.len()).finish()
     }
 }
 
@@ -49,23 +185,66 @@ pub(crate) fn ensure_can_block(pool: u64) -> Result<(), TaskError> {
 pub(crate) fn block_on<R>(
     pool: u64,
     deadline: Option<Instant>,
+    poll: impl FnMut(&mut Context<'_>) -> Poll<R>,
+) -> Result<R, TaskError> {
+    block_on_noted(pool, deadline, &mut Noted::default(), poll)
+}
+
+/// [`block_on`] for a consumer that waits again and again on the same
+/// results (the blocking `imap` iterator): `noted` carries what it depends
+/// on from one call to the next.
+pub(crate) fn block_on_noted<R>(
+    pool: u64,
+    deadline: Option<Instant>,
+    noted: &mut Noted,
     mut poll: impl FnMut(&mut Context<'_>) -> Poll<R>,
 ) -> Result<R, TaskError> {
-    ensure_can_block(pool)?;
-    let helping = worker::is_worker_of(pool);
-    let mut wait = || park_until_ready(pool, helping, deadline, &mut poll);
-    match Handle::try_current() {
-        // Not a current_thread runtime (checked above): let the runtime hand
-        // this thread's other tasks to its other workers while we block.
-        Ok(_) if !helping => tokio::task::block_in_place(wait),
-        _ => wait(),
+    let deps = &mut noted.0;
+    match place(pool) {
+        Place::Refuse(why) => Err(TaskError::would_deadlock(why)),
+        Place::Plain => park_until_ready(None, deadline, deps, &mut poll),
+        Place::RuntimeWorker => {
+            tokio::task::block_in_place(|| park_until_ready(None, deadline, deps, &mut poll))
+        }
+        Place::OwnWorker(registry, index) => {
+            let inline = deadline.is_none().then_some((&*registry, index));
+            park_until_ready(inline, deadline, deps, &mut poll)
+        }
     }
 }
 
-fn park_until_ready<R>(
+/// Polls `poll` with this `NOTED` list installed, so the results it polls
+/// can note their unstarted work into `deps`.
+fn poll_noting<R>(
     pool: u64,
-    helping: bool,
+    deps: &mut Vec<Arc<dyn Inline>>,
+    poll: &mut impl FnMut(&mut Context<'_>) -> Poll<R>,
+    cx: &mut Context<'_>,
+) -> Poll<R> {
+    let outer = NOTED.with(|n| n.replace(Some((pool, std::mem::take(deps)))));
+    // Restored even if `poll` unwinds (an input iterator's panic is caught
+    // further in, but be safe).
+    struct Restore(Option<Option<(u64, Vec<Arc<dyn Inline>>)>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(outer) = self.0.take() {
+                NOTED.with(|n| n.replace(outer));
+            }
+        }
+    }
+    let mut restore = Restore(Some(outer));
+    let polled = poll(cx);
+    let ours = NOTED.with(|n| n.replace(restore.0.take().expect("set above")));
+    if let Some((_, list)) = ours {
+        *deps = list;
+    }
+    polled
+}
+
+fn park_until_ready<R>(
+    inline: Option<(&Registry, usize)>,
     deadline: Option<Instant>,
+    deps: &mut Vec<Arc<dyn Inline>>,
     poll: &mut impl FnMut(&mut Context<'_>) -> Poll<R>,
 ) -> Result<R, TaskError> {
     let unparker = Arc::new(Unparker {
@@ -75,11 +254,18 @@ fn park_until_ready<R>(
     let waker = Waker::from(unparker.clone());
     let mut cx = Context::from_waker(&waker);
     loop {
-        if let Poll::Ready(value) = poll(&mut cx) {
+        let polled = match inline {
+            Some((registry, _)) => poll_noting(registry.id, deps, poll, &mut cx),
+            None => poll(&mut cx),
+        };
+        if let Poll::Ready(value) = polled {
             return Ok(value);
         }
-        if helping && worker::help_one(pool) {
-            continue;
+        if let Some((registry, index)) = inline {
+            // After `terminate`, queued work is cancelled, not run.
+            if !registry.is_terminated() && run_one_dependency(deps, index) {
+                continue;
+            }
         }
         // A wake that lands between the poll and here leaves `woken` set and
         // the thread's unpark token available, so neither park below misses it.
@@ -97,6 +283,19 @@ fn park_until_ready<R>(
             }
         }
     }
+}
+
+/// Runs one unstarted job of the noted dependencies, oldest first (an
+/// ordered `imap` waits for its head). Drops the dependencies with nothing
+/// left to claim. `false` if nothing ran.
+fn run_one_dependency(deps: &mut Vec<Arc<dyn Inline>>, index: usize) -> bool {
+    while let Some(dep) = deps.first() {
+        if dep.run_one(index) {
+            return true;
+        }
+        deps.remove(0);
+    }
+    false
 }
 
 /// Wakes a thread blocked in [`block_on`].

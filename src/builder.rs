@@ -60,7 +60,8 @@ impl PoolBuilder {
     }
 
     /// The number of worker threads (Python's `processes`). Defaults to
-    /// [`cpu_count()`](crate::cpu_count). Zero makes [`build`](Self::build)
+    /// [`cpu_count()`](crate::cpu_count). Zero, or more than
+    /// [`MAX_WORKERS`](crate::MAX_WORKERS), makes [`build`](Self::build)
     /// fail.
     ///
     /// # Examples
@@ -76,7 +77,8 @@ impl PoolBuilder {
     }
 
     /// Names worker `i` (from 0) `name(i)`. Defaults to
-    /// `corepool-worker-{i}`.
+    /// `corepool-worker-{i}`. A name containing a NUL byte makes
+    /// [`build`](Self::build) fail.
     ///
     /// # Examples
     ///
@@ -137,9 +139,11 @@ impl PoolBuilder {
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] if `workers` is 0, a thread fails to spawn, or the
-    /// initializer panics. The threads already started are then shut down
-    /// and joined before `build` returns.
+    /// A [`BuildError`] if `workers` is 0 or above
+    /// [`MAX_WORKERS`](crate::MAX_WORKERS), a thread name contains a NUL
+    /// byte, the OS refuses a thread (too many threads, a stack size it
+    /// cannot map...), or the initializer panics. The threads already
+    /// started are then shut down and joined before `build` returns.
     ///
     /// # Examples
     ///
@@ -154,15 +158,25 @@ impl PoolBuilder {
         if workers == 0 {
             return Err(BuildError::zero_workers());
         }
+        if workers > MAX_WORKERS {
+            return Err(BuildError::too_many_workers(workers));
+        }
         let (registry, shutdown) = Registry::new(workers);
         // Until disarmed, tears the half-built pool down (rayon's Terminator).
-        let guard = TearDown(registry.clone());
+        // It borrows the registry, so disarming it leaks nothing.
+        let mut guard = TearDown {
+            registry: &registry,
+            armed: true,
+        };
         let (report_tx, report_rx) = mpsc::channel();
         for index in 0..workers {
             let name = match &self.thread_name {
                 Some(name) => name(index),
                 None => format!("corepool-worker-{index}"),
             };
+            if name.contains('\0') {
+                return Err(BuildError::thread_name(index));
+            }
             let mut builder = thread::Builder::new().name(name);
             if let Some(bytes) = self.stack_size {
                 builder = builder.stack_size(bytes);
@@ -191,10 +205,15 @@ impl PoolBuilder {
             match report_rx.recv() {
                 Ok((_, Ok(()))) => {}
                 Ok((index, Err(message))) => return Err(BuildError::initializer(index, message)),
-                Err(_) => unreachable!("workers report before they exit"),
+                Err(_) => {
+                    return Err(BuildError::spawn(std::io::Error::other(
+                        "a worker thread exited before it started",
+                    )));
+                }
             }
         }
-        std::mem::forget(guard);
+        guard.armed = false;
+        drop(guard);
         tracing::debug!(pool = registry.id, workers, "pool started");
         Ok(Pool::from_registry(registry))
     }
@@ -206,13 +225,32 @@ impl PoolBuilder {
     }
 }
 
-/// Terminates and joins a pool whose build failed.
-struct TearDown(Arc<Registry>);
+/// The most workers a pool may have. Each is an OS thread with its own
+/// stack; far beyond the number of cores they only add memory and context
+/// switches, and a count this large is almost surely a mistake (a
+/// `usize::MAX` meant as "unbounded", say) that is better reported at once
+/// than after the OS has run out of threads.
+///
+/// # Examples
+///
+/// ```
+/// let err = corepool::Pool::new(corepool::MAX_WORKERS + 1).unwrap_err();
+/// assert!(err.to_string().contains("more than a pool may have"), "{err}");
+/// ```
+pub const MAX_WORKERS: usize = 1 << 15;
 
-impl Drop for TearDown {
+/// Terminates and joins a pool whose build failed, while armed.
+struct TearDown<'a> {
+    registry: &'a Registry,
+    armed: bool,
+}
+
+impl Drop for TearDown<'_> {
     fn drop(&mut self) {
-        self.0.terminate();
-        self.0.join_threads();
+        if self.armed {
+            self.registry.terminate();
+            self.registry.join_threads();
+        }
     }
 }
 
@@ -257,7 +295,10 @@ mod tests {
             .fail_spawn_at(2)
             .build()
             .unwrap_err();
-        assert!(err.to_string().contains("injected spawn failure"), "{err}");
+        // The io error is the source, not repeated in the message.
+        let source = std::error::Error::source(&err).expect("the io error");
+        assert_eq!(source.to_string(), "injected spawn failure");
+        assert_eq!(err.to_string(), "failed to spawn a worker thread");
         // `build` joined the two threads it had started: none is alive.
         assert_eq!(live.load(Ordering::SeqCst), 0);
     }

@@ -362,6 +362,8 @@ pub struct BuildError {
 #[derive(Debug)]
 enum BuildErrorKind {
     ZeroWorkers,
+    TooManyWorkers(usize),
+    ThreadName(usize),
     Spawn(io::Error),
     Initializer {
         worker: usize,
@@ -373,6 +375,18 @@ impl BuildError {
     pub(crate) fn zero_workers() -> Self {
         BuildError {
             kind: BuildErrorKind::ZeroWorkers,
+        }
+    }
+
+    pub(crate) fn too_many_workers(workers: usize) -> Self {
+        BuildError {
+            kind: BuildErrorKind::TooManyWorkers(workers),
+        }
+    }
+
+    pub(crate) fn thread_name(worker: usize) -> Self {
+        BuildError {
+            kind: BuildErrorKind::ThreadName(worker),
         }
     }
 
@@ -411,7 +425,15 @@ impl fmt::Display for BuildError {
             BuildErrorKind::ZeroWorkers => {
                 f.write_str("a pool needs at least one worker (workers = 0)")
             }
-            BuildErrorKind::Spawn(e) => write!(f, "failed to spawn a worker thread: {e}"),
+            BuildErrorKind::TooManyWorkers(n) => write!(
+                f,
+                "{n} workers is more than a pool may have (at most {})",
+                crate::MAX_WORKERS
+            ),
+            BuildErrorKind::ThreadName(worker) => {
+                write!(f, "the name of worker {worker} contains a NUL byte")
+            }
+            BuildErrorKind::Spawn(_) => f.write_str("failed to spawn a worker thread"),
             BuildErrorKind::Initializer { worker, message } => {
                 write!(f, "the initializer panicked on worker {worker}")?;
                 match message {

@@ -1,37 +1,63 @@
-//! A unit of work on the queue: one `apply`, or one chunk of a `map`/`imap`.
+//! A unit of work on the queue (one `apply`, or one chunk of a `map` or an
+//! `imap`) and the labels of its tracing span.
+//!
+//! A job is shared (`Arc`) between the queue and the handle waiting for its
+//! result, and whoever *claims* it first runs it: normally a worker that
+//! pops it, but a worker blocked on that very result may claim it out of the
+//! queue and run it itself (see `blocking.rs`). The loser of the race finds
+//! the job empty and does nothing.
+
+use std::sync::Arc;
 
 use crate::error::TaskError;
 
-/// What a job does. Dropping a task without calling either method must
-/// resolve its result as cancelled (the tasks hold a `Completer`, which
-/// does that on drop).
-pub(crate) trait Task: Send + 'static {
-    /// Runs the work on a worker thread. Never unwinds: user panics are
-    /// caught inside.
-    fn run(self: Box<Self>);
+/// What a job does. Each method acts only if the job has not been claimed
+/// yet, so a job runs or is rejected exactly once, whoever gets to it.
+/// Dropping the last reference to a job that was never claimed must resolve
+/// its result as cancelled (the jobs hold a `Completer`, which does that).
+pub(crate) trait Task: Send + Sync + 'static {
+    /// Claims the job and runs it on `worker`, returning `true`, or returns
+    /// `false` if it was already claimed. `inline`: the worker runs it while
+    /// waiting for it, rather than having popped it off the queue. Never
+    /// unwinds: user panics are caught inside.
+    fn run(&self, worker: usize, inline: bool) -> bool;
 
-    /// Resolves the result with `error` without running the work.
-    fn reject(self: Box<Self>, error: TaskError);
+    /// Claims the job and resolves its result with `error` without running
+    /// it; a no-op if it was already claimed.
+    fn reject(&self, error: TaskError);
 }
 
-/// A task with the labels its tracing span carries.
-pub(crate) struct Job {
+/// A job on the queue.
+pub(crate) type Job = Arc<dyn Task>;
+
+/// Work that a thread blocked on a result may run itself: the unstarted jobs
+/// that result depends on (its own `apply` job, or its map's chunks), and
+/// nothing else.
+pub(crate) trait Inline: Send + Sync {
+    /// Claims and runs one unstarted job of this result on `worker`.
+    /// `false` when there is none left to claim.
+    fn run_one(&self, worker: usize) -> bool;
+}
+
+/// The labels of a job's `corepool.job` span.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Labels {
     pub(crate) id: u64,
     pub(crate) kind: &'static str,
     pub(crate) chunk: usize,
-    pub(crate) task: Box<dyn Task>,
 }
 
-impl Job {
-    pub(crate) fn run(self, worker: usize) {
-        let span = tracing::debug_span!(
+impl Labels {
+    /// The span a job runs in. `inline` tells a job run by a worker that was
+    /// waiting for it from one popped off the queue.
+    pub(crate) fn span(&self, worker: usize, inline: bool) -> tracing::Span {
+        tracing::debug_span!(
             "corepool.job",
             id = self.id,
             kind = self.kind,
             chunk = self.chunk,
-            worker
-        );
-        let _entered = span.enter();
-        self.task.run();
+            worker,
+            inline
+        )
     }
 }

@@ -113,14 +113,16 @@ mod imap;
 mod job;
 mod map;
 mod pool;
+mod queue;
 mod registry;
 mod result;
 mod slot;
+mod sync;
 mod unwind;
 mod worker;
 
 pub use args::TupleFn;
-pub use builder::PoolBuilder;
+pub use builder::{MAX_WORKERS, PoolBuilder};
 pub use callbacks::Callbacks;
 pub use error::{BuildError, ErrorKind, TaskError};
 pub use imap::{BlockingIter, Imap, ImapUnordered};

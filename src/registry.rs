@@ -1,32 +1,54 @@
 //! The state a pool's handles and its worker threads share: the job queue,
 //! the lifecycle flags, and the shutdown signal.
+//!
+//! # Lifecycle protocol
+//!
+//! * `close` closes the queue: later pushes fail and are rejected as
+//!   `Closed` on the submitting thread; what is queued still runs, and the
+//!   workers exit once the queue is drained.
+//! * `terminate` sets `terminated`, closes the queue, then drains it,
+//!   rejecting every job as `Cancelled`. A worker checks `terminated` before
+//!   it runs a job it popped, so a job popped while `terminate` drains is
+//!   cancelled too; a job a worker had already started finishes.
+//! * A job is claimed exactly once (see `job.rs`), so whichever of "run",
+//!   "reject" or "dropped unclaimed" happens first decides its outcome, and
+//!   its result always resolves. `src/tests/loom_registry.rs` checks this
+//!   with a submitter, a terminating thread and a worker racing.
+//!
+//! `terminated` is written with `Release` and read with `Acquire`, but
+//! nothing is published through it: it is a stop flag, and a worker that
+//! reads it a little late runs a job that `terminate` would have cancelled,
+//! which is the same outcome as the job having been popped a moment earlier.
+//!
+//! The registry is freed when the last handle and the last worker are gone;
+//! the `JoinHandle`s it holds are then dropped, which detaches threads that
+//! were never joined, so their stacks are released when they exit.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64 as StdAtomicU64;
 use std::thread::JoinHandle;
 
 use async_channel::{Receiver, Sender};
 
 use crate::error::TaskError;
-use crate::job::{Job, Task};
+use crate::job::Job;
+use crate::queue::{Empty, Queue};
+use crate::sync::{AtomicBool, Ordering};
 use crate::unwind;
 
 /// Distinguishes pools, so a worker can tell its own pool's sync calls apart.
-static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_POOL_ID: StdAtomicU64 = StdAtomicU64::new(1);
 
 pub(crate) struct Registry {
     pub(crate) id: u64,
     pub(crate) workers: usize,
-    /// The MPMC job queue: callers `try_send` (never blocks: the queue is
-    /// unbounded), workers spin on `try_recv` then block in `recv_blocking`.
-    sender: Sender<Job>,
-    pub(crate) receiver: Receiver<Job>,
+    queue: Queue,
     terminated: AtomicBool,
-    next_job: AtomicU64,
+    next_job: StdAtomicU64,
     /// Every worker holds a clone of the matching sender and never sends:
     /// this receiver reports `Closed` once the last worker has exited.
     shutdown: Receiver<()>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    threads: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 // ===== impl Registry =====
@@ -35,17 +57,15 @@ impl Registry {
     /// A registry with no threads yet, and the shutdown sender every worker
     /// must hold a clone of.
     pub(crate) fn new(workers: usize) -> (Arc<Self>, Sender<()>) {
-        let (sender, receiver) = async_channel::unbounded();
         let (shutdown_tx, shutdown) = async_channel::bounded(1);
         let registry = Registry {
-            id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
+            id: NEXT_POOL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             workers,
-            sender,
-            receiver,
+            queue: Queue::new(),
             terminated: AtomicBool::new(false),
-            next_job: AtomicU64::new(0),
+            next_job: StdAtomicU64::new(0),
             shutdown,
-            threads: Mutex::new(Vec::with_capacity(workers)),
+            threads: std::sync::Mutex::new(Vec::new()),
         };
         (Arc::new(registry), shutdown_tx)
     }
@@ -58,24 +78,30 @@ impl Registry {
     }
 
     pub(crate) fn next_job_id(&self) -> u64 {
-        self.next_job.fetch_add(1, Ordering::Relaxed)
+        self.next_job
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Queues a task. If the pool no longer accepts work, the task is
-    /// rejected with a `Closed` error instead.
-    pub(crate) fn submit(&self, id: u64, kind: &'static str, chunk: usize, task: Box<dyn Task>) {
-        if let Err(err) = self.sender.try_send(Job {
-            id,
-            kind,
-            chunk,
-            task,
-        }) {
-            err.into_inner().task.reject(TaskError::closed());
+    /// Queues a job. If the pool no longer accepts work, the job is rejected
+    /// with a `Closed` error instead, on this thread.
+    pub(crate) fn submit(&self, job: Job) {
+        if let Err(job) = self.queue.push(job) {
+            job.reject(TaskError::closed());
         }
     }
 
+    /// The next job, without waiting.
+    pub(crate) fn try_pop(&self) -> Result<Job, Empty> {
+        self.queue.try_pop()
+    }
+
+    /// The next job, waiting for one; `None` once closed and drained.
+    pub(crate) fn pop_blocking(&self) -> Option<Job> {
+        self.queue.pop_blocking()
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
-        self.sender.is_closed()
+        self.queue.is_closed()
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
@@ -83,7 +109,7 @@ impl Registry {
     }
 
     pub(crate) fn close(&self) {
-        if self.sender.close() {
+        if self.queue.close() {
             tracing::debug!(pool = self.id, "pool closed");
         }
     }
@@ -91,18 +117,34 @@ impl Registry {
     pub(crate) fn terminate(&self) {
         self.terminated.store(true, Ordering::Release);
         self.close();
-        // Workers also check `terminated` before each job, so a job they
-        // take while this drains is cancelled too.
         let mut cancelled = 0_usize;
-        while let Ok(job) = self.receiver.try_recv() {
+        while let Ok(job) = self.queue.try_pop() {
             cancel(job);
             cancelled += 1;
         }
         tracing::debug!(pool = self.id, cancelled, "pool terminated");
     }
 
+    /// Runs a job popped by worker `index`, or cancels it after `terminate`.
+    pub(crate) fn execute(&self, job: Job, index: usize) {
+        if self.is_terminated() {
+            return cancel(job);
+        }
+        if unwind::catch(|| job.run(index, false)).is_err() {
+            // Tasks catch user panics themselves; this only guards the worker
+            // against a panicking `Drop` of something a task captured.
+            tracing::error!(
+                pool = self.id,
+                worker = index,
+                "a job panicked outside its task"
+            );
+        }
+    }
+
+    /// Jobs waiting for a worker: an upper bound, since a job claimed by a
+    /// worker that waits on it stays counted until a worker pops it.
     pub(crate) fn queued(&self) -> usize {
-        self.receiver.len()
+        self.queue.len()
     }
 
     /// Resolves when every worker has exited.
@@ -116,16 +158,23 @@ impl Registry {
     pub(crate) fn join_threads(&self) {
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
         for thread in threads {
-            // Workers catch every user panic, so a join error is a bug.
-            thread.join().expect("a corepool worker thread panicked");
+            // Workers catch every user panic; a thread that died anyway (a
+            // panicking `Drop` in a thread-local, say) has nothing to report.
+            if thread.join().is_err() {
+                tracing::error!(pool = self.id, "a worker thread panicked");
+            }
         }
     }
 }
 
-/// Drops a job that will not run; its result resolves as cancelled. A panic
-/// from a captured value's `Drop` must not escape into the caller.
+/// Rejects a job that will not run; its result resolves as cancelled. A
+/// panic from a captured value's `Drop` must not escape into the caller.
 pub(crate) fn cancel(job: Job) {
-    if unwind::catch(move || drop(job)).is_err() {
+    let dropped = unwind::catch(move || {
+        job.reject(TaskError::cancelled());
+        drop(job);
+    });
+    if dropped.is_err() {
         tracing::warn!("a cancelled task's drop panicked");
     }
 }

@@ -12,6 +12,7 @@ use futures::future::FusedFuture;
 
 use crate::blocking;
 use crate::error::TaskError;
+use crate::job::Inline;
 use crate::slot::Slot;
 
 /// The result of [`Pool::apply_async`](crate::Pool::apply_async),
@@ -49,15 +50,24 @@ use crate::slot::Slot;
 pub struct AsyncResult<T> {
     slot: Arc<Slot<T>>,
     pool: u64,
+    /// The unstarted work this result waits for, which a worker of the same
+    /// pool blocked on it may run itself (see `blocking.rs`).
+    work: Option<Arc<dyn Inline>>,
     detached: bool,
     taken: bool,
 }
 
 impl<T> AsyncResult<T> {
-    pub(crate) fn new(slot: Arc<Slot<T>>, pool: u64, detached: bool) -> Self {
+    pub(crate) fn new(
+        slot: Arc<Slot<T>>,
+        pool: u64,
+        detached: bool,
+        work: Option<Arc<dyn Inline>>,
+    ) -> Self {
         AsyncResult {
             slot,
             pool,
+            work,
             detached,
             taken: false,
         }
@@ -65,38 +75,72 @@ impl<T> AsyncResult<T> {
 
     fn take(&mut self, outcome: Option<Result<T, TaskError>>) -> Result<T, TaskError> {
         self.taken = true;
+        self.work = None;
         outcome.expect("AsyncResult: the result was already taken")
     }
 
-    /// Blocks until the result is ready and returns it (Python's `get()`).
+    /// Tells a worker blocked on this result what it may run itself.
+    fn note_pending(&self) {
+        if let Some(work) = &self.work {
+            blocking::note_pending(self.pool, work);
+        }
+    }
+
+    /// Polls for the outcome, taking it.
+    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
+        match self.slot.poll_take(cx) {
+            Poll::Ready(outcome) => Poll::Ready(self.take(outcome)),
+            Poll::Pending => {
+                self.note_pending();
+                Poll::Pending
+            }
+        }
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<(), TaskError> {
+        let waiter = self.slot.waiter();
+        blocking::block_on(self.pool, deadline, |cx| {
+            let polled = waiter.poll_complete(cx);
+            if polled.is_pending() {
+                self.note_pending();
+            }
+            polled
+        })
+    }
+
+    /// Blocks until the result is ready and takes it (Python's `get()`).
     ///
-    /// Inside a multi-thread tokio runtime this blocks through
-    /// `block_in_place`, so the runtime's other tasks keep running.
+    /// Where it may wait is described in the [crate docs](crate#where-blocking-calls-are-allowed):
+    /// inside a multi-thread tokio runtime it blocks through
+    /// `block_in_place`, so the runtime's other tasks keep running; on one of
+    /// the pool's workers it runs this result's own job if no worker has
+    /// started it yet.
     ///
     /// # Errors
     ///
     /// The task's error (a panic, a cancellation, a closed pool...), or
-    /// [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock) inside a
-    /// `current_thread` tokio runtime, where waiting would stall the runtime:
-    /// `.await` the `AsyncResult` there instead.
+    /// [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock) on the
+    /// thread of a `current_thread` tokio runtime, where waiting would stall
+    /// the runtime. That refusal takes nothing: the `AsyncResult` is still
+    /// yours, the work still runs, and `.await` gets its value.
     ///
     /// # Panics
     ///
-    /// Panics if the result was already taken by
-    /// [`get_timeout`](AsyncResult::get_timeout) or by polling.
+    /// Panics if the result was already taken (by an earlier `get`,
+    /// [`get_timeout`](AsyncResult::get_timeout) or by polling).
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = corepool::Pool::new(1)?;
-    /// let r = pool.apply_async(|| "hello".len());
-    /// assert_eq!(r.get()?, 5);
+    /// assert_eq!(pool.apply_async(|| "hello".len()).get()?, 5);
+    ///
+    /// let mut r = pool.apply_async(|| 6 * 7);
+    /// assert_eq!(r.get()?, 42);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get(mut self) -> Result<T, TaskError> {
-        let slot = self.slot.clone();
-        let outcome = blocking::block_on(self.pool, None, |cx| slot.poll_take(cx))?;
-        self.take(outcome)
+    pub fn get(&mut self) -> Result<T, TaskError> {
+        blocking::block_on(self.pool, None, |cx| self.poll_outcome(cx))?
     }
 
     /// Like [`get`](AsyncResult::get), but gives up after `timeout` (Python's
@@ -124,14 +168,13 @@ impl<T> AsyncResult<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, TaskError> {
-        let slot = self.slot.clone();
-        let deadline = Instant::now() + timeout;
-        let outcome = blocking::block_on(self.pool, Some(deadline), |cx| slot.poll_take(cx))?;
-        self.take(outcome)
+        let deadline = blocking::deadline(timeout);
+        blocking::block_on(self.pool, deadline, |cx| self.poll_outcome(cx))?
     }
 
     /// Blocks until the result is ready, without taking it (Python's
-    /// `wait()`).
+    /// `wait()`). Any number of threads may wait on one result (share it by
+    /// reference, say in an `Arc`): all of them are woken.
     ///
     /// # Errors
     ///
@@ -148,11 +191,11 @@ impl<T> AsyncResult<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait(&self) -> Result<(), TaskError> {
-        blocking::block_on(self.pool, None, |cx| self.slot.poll_complete(cx))
+        self.wait_until(None)
     }
 
     /// Like [`wait`](AsyncResult::wait), but gives up after `timeout`
-    /// (Python's `wait(timeout)`).
+    /// (Python's `wait(timeout)`); `Duration::MAX` means no deadline.
     ///
     /// # Errors
     ///
@@ -172,8 +215,7 @@ impl<T> AsyncResult<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<(), TaskError> {
-        let deadline = Instant::now() + timeout;
-        blocking::block_on(self.pool, Some(deadline), |cx| self.slot.poll_complete(cx))
+        self.wait_until(blocking::deadline(timeout))
     }
 
     /// Whether the work has finished (Python's `ready()`). Never blocks.
@@ -240,10 +282,7 @@ impl<T> Future for AsyncResult<T> {
     ///
     /// Panics if polled after it returned `Ready`.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.slot.poll_take(cx) {
-            Poll::Ready(outcome) => Poll::Ready(self.take(outcome)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.poll_outcome(cx)
     }
 }
 

@@ -1,16 +1,32 @@
 //! A one-shot cell that carries one job's outcome from a worker to whoever
-//! waits for it: an async task (through its `Waker`) or a blocked thread
-//! (through the thread-parking waker of `blocking.rs`).
+//! waits for it: the task that owns the result (through its `Waker`), and any
+//! number of threads blocked in `wait` on a shared reference.
 //!
 //! The sending half, [`Completer`], resolves the cell as *cancelled* if it is
 //! dropped without completing, so a job that is thrown away (terminate, a
-//! closed queue, a dropped closure) can never leave its waiter hanging.
+//! closed queue, a dropped closure) can never leave its waiters hanging.
+//!
+//! # Protocol
+//!
+//! Everything lives under one mutex: the outcome, the `complete` flag and the
+//! wakers. A poll checks `complete` and, if it is not set, stores its waker
+//! *under the same lock*; `complete` sets the flag and takes every stored
+//! waker under that lock, then wakes them after releasing it. So a waker is
+//! either stored before completion (and taken and woken by it) or its poll
+//! sees `complete`: no wake-up is lost. The lock also gives the
+//! happens-before edge that publishes the outcome to the waiter that takes
+//! it. The model in `src/tests/loom_slot.rs` checks both, with two waiters.
+//!
+//! The `abandoned` flag is a hint, read with `Relaxed`: a worker that misses
+//! a concurrent `abandon` merely runs work nobody wants, and nothing is read
+//! through it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use crate::callbacks::Callbacks;
 use crate::error::TaskError;
+use crate::sync::{self, AtomicBool, Mutex, MutexGuard, Ordering};
 
 pub(crate) struct Slot<T> {
     state: Mutex<State<T>>,
@@ -23,7 +39,20 @@ struct State<T> {
     outcome: Option<Result<T, TaskError>>,
     /// Whether an outcome was ever stored (it stays true once taken).
     complete: bool,
-    waker: Option<Waker>,
+    /// The waker of the handle's owner (`.await`, `get`): one at a time,
+    /// since those take `&mut`.
+    owner: Option<Waker>,
+    /// Threads blocked in `wait`/`wait_timeout` through `&self`, each under
+    /// its own key so it can remove exactly its entry when it gives up.
+    waiters: Vec<(u64, Waker)>,
+    next_key: u64,
+}
+
+/// A registration of one blocked thread in a slot's waiter list; removes
+/// itself when dropped.
+pub(crate) struct Waiter<'a, T> {
+    slot: &'a Slot<T>,
+    key: u64,
 }
 
 impl<T> Slot<T> {
@@ -32,16 +61,16 @@ impl<T> Slot<T> {
             state: Mutex::new(State {
                 outcome: None,
                 complete: false,
-                waker: None,
+                owner: None,
+                waiters: Vec::new(),
+                next_key: 0,
             }),
             abandoned: AtomicBool::new(false),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
-        // No user code runs under this lock, so it cannot be poisoned by a
-        // user panic; recover rather than propagate if it ever is.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.state)
     }
 
     pub(crate) fn abandon(&self) {
@@ -62,46 +91,76 @@ impl<T> Slot<T> {
         self.lock().outcome.as_ref().map(Result::is_ok)
     }
 
-    /// Polls for the outcome, taking it out. Returns `Ready(None)` if it was
-    /// already taken.
+    /// Polls for the outcome on behalf of the handle's owner, taking it out.
+    /// Returns `Ready(None)` if it was already taken.
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Option<Result<T, TaskError>>> {
         let mut state = self.lock();
         if state.complete {
             return Poll::Ready(state.outcome.take());
         }
-        store_waker(&mut state.waker, cx);
+        match &state.owner {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => state.owner = Some(cx.waker().clone()),
+        }
         Poll::Pending
     }
 
-    /// Polls for completion without taking the outcome.
-    pub(crate) fn poll_complete(&self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Registers a thread that will wait for completion without taking the
+    /// outcome.
+    pub(crate) fn waiter(&self) -> Waiter<'_, T> {
         let mut state = self.lock();
-        if state.complete {
-            return Poll::Ready(());
-        }
-        store_waker(&mut state.waker, cx);
-        Poll::Pending
+        let key = state.next_key;
+        state.next_key += 1;
+        Waiter { slot: self, key }
     }
 
     fn complete(&self, outcome: Result<T, TaskError>) {
-        let waker = {
+        let (owner, waiters) = {
             let mut state = self.lock();
             debug_assert!(!state.complete, "a slot is completed once");
             state.outcome = Some(outcome);
             state.complete = true;
-            state.waker.take()
+            (state.owner.take(), std::mem::take(&mut state.waiters))
         };
-        // Wake outside the lock so the woken task does not contend on it.
-        if let Some(waker) = waker {
+        // Wake outside the lock so the woken do not contend on it.
+        for (_, waker) in waiters {
+            waker.wake();
+        }
+        if let Some(waker) = owner {
             waker.wake();
         }
     }
 }
 
-fn store_waker(slot: &mut Option<Waker>, cx: &mut Context<'_>) {
-    match slot {
-        Some(waker) if waker.will_wake(cx.waker()) => {}
-        _ => *slot = Some(cx.waker().clone()),
+impl<T> Waiter<'_, T> {
+    /// Polls for completion, leaving the outcome in place.
+    pub(crate) fn poll_complete(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.slot.lock();
+        if state.complete {
+            return Poll::Ready(());
+        }
+        let key = self.key;
+        match state.waiters.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, waker)) if waker.will_wake(cx.waker()) => {}
+            Some((_, waker)) => *waker = cx.waker().clone(),
+            None => state.waiters.push((key, cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Waiter<'_, T> {
+    fn drop(&mut self) {
+        let waker = {
+            let mut state = self.slot.lock();
+            let key = self.key;
+            state
+                .waiters
+                .iter()
+                .position(|(k, _)| *k == key)
+                .map(|at| state.waiters.swap_remove(at))
+        };
+        drop(waker); // outside the lock
     }
 }
 
@@ -135,7 +194,36 @@ impl<T> Drop for Completer<T> {
     }
 }
 
-#[cfg(test)]
+// ===== impl Finisher =====
+
+/// Delivers an outcome: the callbacks first (Python's order), then the slot.
+pub(crate) struct Finisher<T> {
+    completer: Completer<T>,
+    callbacks: Option<Callbacks<T>>,
+}
+
+impl<T> Finisher<T> {
+    pub(crate) fn new(completer: Completer<T>, callbacks: Option<Callbacks<T>>) -> Self {
+        Finisher {
+            completer,
+            callbacks,
+        }
+    }
+
+    pub(crate) fn slot(&self) -> &Slot<T> {
+        self.completer.slot()
+    }
+
+    pub(crate) fn finish(self, outcome: Result<T, TaskError>) {
+        let outcome = match self.callbacks {
+            Some(callbacks) => callbacks.run(outcome),
+            None => outcome,
+        };
+        self.completer.complete(outcome);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use futures::task::noop_waker_ref;
@@ -162,5 +250,17 @@ mod tests {
         assert!(matches!(slot.poll_take(&mut cx), Poll::Ready(Some(Ok(3)))));
         assert!(slot.is_complete());
         assert_eq!(slot.peek_ok(), None);
+    }
+
+    #[test]
+    fn a_waiter_that_gives_up_leaves_no_waker_behind() {
+        let slot = Slot::<u8>::new();
+        let mut cx = Context::from_waker(noop_waker_ref());
+        for _ in 0..100 {
+            let waiter = slot.waiter();
+            assert!(waiter.poll_complete(&mut cx).is_pending());
+            assert!(waiter.poll_complete(&mut cx).is_pending()); // re-poll: no duplicate
+        }
+        assert!(slot.lock().waiters.is_empty());
     }
 }

@@ -1,16 +1,17 @@
 //! The worker thread: start-up (with the initializer), the job loop, and the
-//! thread-local marker that lets a blocking call made *on* a worker help run
-//! its own pool's queue instead of deadlocking it.
+//! thread-local marker that tells a blocking call made *on* a worker which
+//! pool and which worker it is on (see `blocking.rs`).
 
 use std::cell::RefCell;
 use std::io;
 use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
 
-use async_channel::{Receiver, Sender, TryRecvError};
+use async_channel::Sender;
 
 use crate::job::Job;
-use crate::registry::{self, Registry};
+use crate::queue::Empty;
+use crate::registry::Registry;
 use crate::unwind;
 
 /// Busy polls of the queue before a worker starts yielding its core.
@@ -64,39 +65,25 @@ pub(crate) fn spawn(
 }
 
 /// The job loop: runs until the queue is closed and drained.
-fn run(registry: &Registry, index: usize) {
-    while let Some(job) = next_job(&registry.receiver) {
-        execute(registry, job, index);
-    }
-}
-
-fn execute(registry: &Registry, job: Job, index: usize) {
-    if registry.is_terminated() {
-        registry::cancel(job);
-    } else if unwind::catch(|| job.run(index)).is_err() {
-        // Tasks catch user panics themselves; this only guards the worker
-        // against a panicking `Drop` of something a task captured.
-        tracing::error!(
-            pool = registry.id,
-            worker = index,
-            "a job panicked outside its task"
-        );
+pub(crate) fn run(registry: &Registry, index: usize) {
+    while let Some(job) = next_job(registry) {
+        registry.execute(job, index);
     }
 }
 
 /// Waits for the next job: spin briefly, then yield, then park. Work that
 /// arrives steadily is picked up without a futex wake-up. `None` once the
 /// queue is closed and empty.
-fn next_job(receiver: &Receiver<Job>) -> Option<Job> {
+fn next_job(registry: &Registry) -> Option<Job> {
     for round in 0..SPIN_POLLS + YIELD_POLLS {
-        match receiver.try_recv() {
+        match registry.try_pop() {
             Ok(job) => return Some(job),
-            Err(TryRecvError::Closed) => return None,
-            Err(TryRecvError::Empty) if round < SPIN_POLLS => std::hint::spin_loop(),
-            Err(TryRecvError::Empty) => thread::yield_now(),
+            Err(Empty::Forever) => return None,
+            Err(Empty::Now) if round < SPIN_POLLS => std::hint::spin_loop(),
+            Err(Empty::Now) => thread::yield_now(),
         }
     }
-    receiver.recv_blocking().ok()
+    registry.pop_blocking()
 }
 
 /// Whether this thread is one of `pool`'s workers.
@@ -104,22 +91,7 @@ pub(crate) fn is_worker_of(pool: u64) -> bool {
     CURRENT.with(|c| c.borrow().as_ref().is_some_and(|(r, _)| r.id == pool))
 }
 
-/// On a worker of `pool`, runs one queued job of that pool and returns
-/// `true`; returns `false` if there was none (or this is not such a worker).
-///
-/// Blocking calls made from a worker use this to help instead of waiting on
-/// work that is queued behind them: with every worker blocked that way the
-/// pool would otherwise deadlock.
-pub(crate) fn help_one(pool: u64) -> bool {
-    let current = CURRENT.with(|c| c.borrow().clone());
-    match current {
-        Some((registry, index)) if registry.id == pool => match registry.receiver.try_recv() {
-            Ok(job) => {
-                execute(&registry, job, index);
-                true
-            }
-            Err(_) => false,
-        },
-        _ => false,
-    }
+/// If this thread is one of `pool`'s workers: its registry and index.
+pub(crate) fn current_of(pool: u64) -> Option<(Arc<Registry>, usize)> {
+    CURRENT.with(|c| c.borrow().as_ref().filter(|(r, _)| r.id == pool).cloned())
 }

@@ -25,7 +25,7 @@ fn apply_async_is_submitted_eagerly_without_polling() {
     within(|| {
         let pool = Pool::new(1).unwrap();
         let (tx, rx) = mpsc::channel();
-        let r = pool.apply_async(move || tx.send(7).unwrap());
+        let mut r = pool.apply_async(move || tx.send(7).unwrap());
         // Nobody polls `r`, yet the task runs.
         assert_eq!(rx.recv_timeout(common::LIMIT).unwrap(), 7);
         r.get().unwrap();
@@ -171,7 +171,7 @@ fn callback_runs_once_before_the_result_is_observable() {
                     "callback ran twice"
                 );
             });
-            let r = pool.apply_async_with(move || i * 2, cb);
+            let mut r = pool.apply_async_with(move || i * 2, cb);
             let v = r.get().unwrap();
             // Python's ordering: by the time `get` returns, the callback ran.
             assert_eq!(*seen.lock().unwrap(), Some(v));
@@ -221,7 +221,7 @@ fn panicking_callback_is_reported_and_breaks_nothing() {
         assert_eq!(value_drops.get(), 1, "the value is dropped once");
         // gh-83371: a panicking callback must not hang the pool.
         let results: Vec<_> = (0..10).map(|i| pool.apply_async(move || i)).collect();
-        let sum: i32 = results.into_iter().map(|r| r.get().unwrap()).sum();
+        let sum: i32 = results.into_iter().map(|mut r| r.get().unwrap()).sum();
         assert_eq!(sum, 45);
     });
 }
@@ -253,7 +253,7 @@ fn error_callback_hears_of_a_closed_pool() {
         let pool = Pool::new(1).unwrap();
         pool.close();
         let (tx, rx) = mpsc::channel();
-        let r = pool.apply_async_with(
+        let mut r = pool.apply_async_with(
             || 1,
             Callbacks::new().on_error(move |e| tx.send(e.kind()).unwrap()),
         );

@@ -97,7 +97,7 @@ fn close_lets_queued_work_finish() {
         pool.close();
         busy.release();
         pool.join().unwrap();
-        let got: Vec<i32> = results.into_iter().map(|r| r.get().unwrap()).collect();
+        let got: Vec<i32> = results.into_iter().map(|mut r| r.get().unwrap()).collect();
         assert_eq!(got, (0..10).collect::<Vec<_>>());
     });
 }
@@ -123,7 +123,7 @@ fn terminate_cancels_queued_work_and_lets_running_work_finish() {
         let pool = Pool::new(1).unwrap();
         let (started_tx, started_rx) = mpsc::channel();
         let (go_tx, go_rx) = mpsc::channel::<()>();
-        let running = pool.apply_async(move || {
+        let mut running = pool.apply_async(move || {
             started_tx.send(()).unwrap();
             go_rx.recv().unwrap();
             "finished"
@@ -142,7 +142,7 @@ fn terminate_cancels_queued_work_and_lets_running_work_finish() {
             .collect();
         pool.terminate();
         // gh-79659: pending results resolve at once, they do not hang.
-        for r in queued {
+        for mut r in queued {
             assert!(r.get().unwrap_err().is_cancelled());
         }
         assert_eq!(drops.get(), 5, "queued closures dropped exactly once");
@@ -160,7 +160,7 @@ fn terminate_fails_a_pending_map() {
     within(|| {
         let pool = Pool::new(1).unwrap();
         let busy = occupy(&pool, 1);
-        let r = pool.map_async_with(|x: u32| x, 0..10, corepool::MapOptions::new().chunksize(1));
+        let mut r = pool.map_async_with(|x: u32| x, 0..10, corepool::MapOptions::new().chunksize(1));
         pool.terminate();
         assert!(r.get().unwrap_err().is_cancelled());
         busy.release();
@@ -173,8 +173,8 @@ fn dropping_the_last_handle_closes_without_blocking_and_work_completes() {
     within(|| {
         let pool = Pool::new(1).unwrap();
         let (go_tx, go_rx) = mpsc::channel::<()>();
-        let first = pool.apply_async(move || go_rx.recv().unwrap());
-        let queued = pool.apply_async(|| 99);
+        let mut first = pool.apply_async(move || go_rx.recv().unwrap());
+        let mut queued = pool.apply_async(|| 99);
         let clone = pool.clone();
         drop(pool);
         assert!(!clone.is_closed(), "a clone keeps the pool open");

@@ -32,7 +32,7 @@ fn one_job_per_chunk() {
     within(|| {
         let pool = Pool::new(1).unwrap();
         let busy = occupy(&pool, 1);
-        let r = pool.map_async_with(|x: u32| x, 0..10, MapOptions::new().chunksize(3));
+        let mut r = pool.map_async_with(|x: u32| x, 0..10, MapOptions::new().chunksize(3));
         assert_eq!(pool.queued(), 4, "10 items in chunks of 3 make 4 jobs");
         busy.release();
         assert_eq!(r.get().unwrap(), (0..10).collect::<Vec<_>>());
@@ -45,7 +45,7 @@ fn default_chunksize_is_pythons() {
         let pool = Pool::new(2).unwrap();
         let busy = occupy(&pool, 2);
         // ⌈100 / (4 × 2)⌉ = 13 items a chunk: 8 jobs.
-        let r = pool.map_async(|x: u32| x, 0..100);
+        let mut r = pool.map_async(|x: u32| x, 0..100);
         assert_eq!(pool.queued(), 8);
         busy.release();
         assert_eq!(r.get().unwrap().len(), 100);
@@ -198,7 +198,7 @@ fn error_callback_runs_once_for_a_failing_map() {
             c.bump();
         });
         // Every item fails: still one error, one callback.
-        let r = pool.map_async_with(|_: u32| -> u32 { panic!("all fail") }, 0..50, opts);
+        let mut r = pool.map_async_with(|_: u32| -> u32 { panic!("all fail") }, 0..50, opts);
         assert!(r.get().is_err());
         pool.close();
         pool.join().unwrap();

@@ -171,7 +171,7 @@ fn nested_apply_and_get_on_a_one_worker_pool() {
         let inner = pool.clone();
         let v = pool
             .apply(move || {
-                let r = inner.apply_async(|| 20);
+                let mut r = inner.apply_async(|| 20);
                 let nested = inner.apply(|| 1).unwrap();
                 r.get().unwrap() + nested
             })

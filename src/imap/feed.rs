@@ -14,6 +14,11 @@ use crate::pool::Pool;
 use crate::result::AsyncResult;
 use crate::unwind;
 
+/// Items pre-reserved per chunk: a huge `chunksize` over a short input must
+/// not reserve what the input will never fill; the batch grows as items
+/// arrive.
+const RESERVE: usize = 1 << 10;
+
 /// One outcome per input item, in input order.
 pub(crate) type Outcomes<T> = Vec<Result<T, TaskError>>;
 
@@ -69,7 +74,7 @@ where
     T: Send + 'static,
 {
     fn submit(&mut self, chunksize: usize) -> ChunkFuture<T> {
-        let items = std::mem::replace(&mut self.batch, Vec::with_capacity(chunksize));
+        let items = std::mem::replace(&mut self.batch, Vec::with_capacity(chunksize.min(RESERVE)));
         let offset = self.next_index;
         let len = items.len();
         self.next_index += len;

@@ -28,9 +28,13 @@ use crate::error::TaskError;
 /// assert_eq!(lines, ["line 0", "line 1", "line 2"]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct BlockingIter<S> {
     stream: S,
     pool: u64,
+    /// The unstarted chunks this iterator waits on, for a worker of the same
+    /// pool that consumes it to run them itself.
+    noted: blocking::Noted,
     done: bool,
 }
 
@@ -42,6 +46,7 @@ where
         BlockingIter {
             stream,
             pool,
+            noted: blocking::Noted::default(),
             done: false,
         }
     }
@@ -51,7 +56,10 @@ where
             return None;
         }
         let stream = &mut self.stream;
-        match blocking::block_on(self.pool, deadline, |cx| stream.poll_next_unpin(cx)) {
+        let polled = blocking::block_on_noted(self.pool, deadline, &mut self.noted, |cx| {
+            stream.poll_next_unpin(cx)
+        });
+        match polled {
             Ok(Some(item)) => Some(item),
             Ok(None) => {
                 self.done = true;
@@ -85,7 +93,7 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
-        self.next_until(Some(Instant::now() + timeout))
+        self.next_until(blocking::deadline(timeout))
     }
 
     /// The stream underneath, to await it instead.

@@ -1,0 +1,262 @@
+//! The in-order assembler of a map's result: chunks finish in any order on
+//! any worker, and the output vector is built in input order as they do.
+//!
+//! # Protocol
+//!
+//! All bookkeeping is under one lock (`parts`); the copying is not. A chunk
+//! that finishes parks its values in `waiting[chunk]`; then, if nobody is
+//! appending (`out` is present), it takes `out` and every chunk that is
+//! next in line (`next` advances under the lock), releases the lock, appends
+//! them, and relocks to look for more. A chunk finishing while someone else
+//! appends just parks its values: the appender picks them up when it relocks
+//! (it loops until no chunk is next in line). So the copying overlaps the
+//! computing of later chunks, and only one thread appends at a time.
+//!
+//! The number of chunks is not known until the input is exhausted (a size
+//! hint can lie), so the submitter *seals* the map with the real count after
+//! submitting the last chunk. The map completes when `next` reaches that
+//! count with `out` present: checked by whoever holds `out` after advancing,
+//! and by `seal` itself if every chunk was already in.
+//!
+//! `fail` takes the finisher: the first failure wins, later chunks and
+//! appends see the finisher gone and drop their values, outside the lock.
+//! Exactly one of "complete" and "fail" resolves the slot.
+//!
+//! The model in `src/tests/loom_map.rs` runs chunks finishing in every order
+//! with the seal racing them, and a failure racing an append, and checks the
+//! output order, that the slot resolves once, and that every value is
+//! dropped exactly once.
+
+use std::sync::{Arc, Weak};
+
+use crate::error::TaskError;
+use crate::job::{Inline, Task};
+use crate::slot::{Finisher, Slot};
+use crate::sync::{self, Mutex, MutexGuard};
+
+pub(crate) struct Assembler<T> {
+    slot: Arc<Slot<Vec<T>>>,
+    parts: Mutex<Parts<T>>,
+    /// The chunk jobs, for a worker blocked on this map to claim the ones no
+    /// worker has started (see `blocking.rs`); before `cursor`, all are
+    /// known to be claimed.
+    jobs: std::sync::Mutex<(Vec<Weak<dyn Task>>, usize)>,
+}
+
+struct Parts<T> {
+    /// The results of chunks `0..next`. `None` while a thread appends to it
+    /// outside the lock; that thread picks up what arrives meanwhile.
+    out: Option<Vec<T>>,
+    next: usize,
+    /// Finished chunks waiting for their predecessors.
+    waiting: Vec<Option<Vec<T>>>,
+    /// The number of chunks and of items, once the submitter has sealed.
+    total: Option<(usize, usize)>,
+    /// Taken by whoever resolves the map: the last append, or the first error.
+    finisher: Option<Finisher<Vec<T>>>,
+}
+
+impl<T> Assembler<T> {
+    pub(crate) fn new(slot: Arc<Slot<Vec<T>>>, finisher: Finisher<Vec<T>>) -> Self {
+        Assembler {
+            slot,
+            parts: Mutex::new(Parts {
+                out: Some(Vec::new()),
+                next: 0,
+                waiting: Vec::new(),
+                total: None,
+                finisher: Some(finisher),
+            }),
+            jobs: std::sync::Mutex::new((Vec::new(), 0)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Parts<T>> {
+        sync::lock(&self.parts)
+    }
+
+    /// Whether nobody wants the output any more (dropped, or failed).
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.slot.is_abandoned()
+    }
+
+    /// Records a submitted chunk job, for inlining.
+    pub(crate) fn add_job(&self, job: Weak<dyn Task>) {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).0.push(job);
+    }
+
+    /// Chunk `chunk` computed `values`.
+    pub(crate) fn chunk_done(&self, chunk: usize, values: Vec<T>) {
+        let mut parts = self.lock();
+        if parts.finisher.is_none() {
+            // The map already failed; drop the values outside the lock.
+            drop(parts);
+            return drop(values);
+        }
+        if parts.waiting.len() <= chunk {
+            parts.waiting.resize_with(chunk + 1, || None);
+        }
+        parts.waiting[chunk] = Some(values);
+        self.advance(parts);
+    }
+
+    /// The submitter is done: `chunks` chunks holding `items` items in all.
+    pub(crate) fn seal(&self, chunks: usize, items: usize) {
+        let mut parts = self.lock();
+        parts.total = Some((chunks, items));
+        self.advance(parts);
+    }
+
+    /// Appends what is next in line, and completes the map when everything
+    /// is in.
+    fn advance<'a>(&'a self, mut parts: MutexGuard<'a, Parts<T>>) {
+        loop {
+            if parts.finisher.is_none() {
+                return; // failed
+            }
+            if let Some((chunks, _)) = parts.total {
+                if parts.next == chunks {
+                    let Some(out) = parts.out.take() else {
+                        return; // the appender will see it when it relocks
+                    };
+                    let finisher = parts.finisher.take().expect("checked above");
+                    drop(parts);
+                    return finisher.finish(Ok(out));
+                }
+            }
+            let Some(mut out) = parts.out.take() else {
+                return; // another thread is appending and will take this chunk
+            };
+            let mut ready = Vec::new();
+            let p = &mut *parts;
+            while let Some(values) = p.waiting.get_mut(p.next).and_then(Option::take) {
+                ready.push(values);
+                p.next += 1;
+            }
+            if ready.is_empty() {
+                parts.out = Some(out);
+                return;
+            }
+            let items = parts.total.map(|(_, items)| items);
+            drop(parts);
+            for values in ready {
+                if out.is_empty() && out.capacity() < values.capacity() {
+                    out = values; // reuse the first chunk's allocation
+                } else {
+                    out.extend(values);
+                }
+                if let Some(items) = items {
+                    out.reserve(items.saturating_sub(out.len()));
+                }
+            }
+            parts = self.lock();
+            if parts.finisher.is_none() {
+                drop(parts);
+                return drop(out); // failed while we appended
+            }
+            parts.out = Some(out);
+        }
+    }
+
+    /// Fails the map with its first error; the chunks that have not started
+    /// see the slot abandoned and skip their work.
+    pub(crate) fn fail(&self, error: TaskError) {
+        self.slot.abandon();
+        let mut parts = self.lock();
+        let Some(finisher) = parts.finisher.take() else {
+            return;
+        };
+        let done = (parts.out.take(), std::mem::take(&mut parts.waiting));
+        drop(parts);
+        drop(done);
+        finisher.finish(Err(error));
+    }
+}
+
+impl<T: Send + 'static> Inline for Assembler<T> {
+    fn run_one(&self, worker: usize) -> bool {
+        loop {
+            let job = {
+                let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+                let (list, cursor) = &mut *jobs;
+                let mut found = None;
+                while *cursor < list.len() {
+                    let at = *cursor;
+                    *cursor += 1;
+                    if let Some(job) = list[at].upgrade() {
+                        found = Some(job);
+                        break;
+                    }
+                }
+                found
+            };
+            match job {
+                None => return false,
+                Some(job) if job.run(worker, true) => return true,
+                Some(_) => {} // a worker claimed it first; try the next
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::slot::Completer;
+    use futures::task::noop_waker_ref;
+    use std::task::{Context, Poll};
+
+    fn assembler() -> (Arc<Slot<Vec<i32>>>, Assembler<i32>) {
+        let slot = Slot::new();
+        let finisher = Finisher::new(Completer::new(slot.clone()), None);
+        (slot.clone(), Assembler::new(slot, finisher))
+    }
+
+    fn outcome(slot: &Slot<Vec<i32>>) -> Option<Result<Vec<i32>, TaskError>> {
+        match slot.poll_take(&mut Context::from_waker(noop_waker_ref())) {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => None,
+        }
+    }
+
+    #[test]
+    fn chunks_finishing_out_of_order_are_appended_in_order() {
+        let (slot, map) = assembler();
+        map.chunk_done(3, vec![6]);
+        map.chunk_done(1, vec![3, 4]);
+        assert_eq!(map.lock().next, 0, "nothing is appended before chunk 0");
+        map.chunk_done(0, vec![1, 2]);
+        assert_eq!(map.lock().next, 2, "chunks 0 and 1 are appended at once");
+        map.chunk_done(2, vec![5]);
+        assert!(!slot.is_complete(), "not complete before the seal");
+        map.seal(4, 6);
+        assert_eq!(outcome(&slot).unwrap().unwrap(), [1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn seal_first_completes_on_the_last_chunk() {
+        let (slot, map) = assembler();
+        map.seal(2, 2);
+        map.chunk_done(1, vec![2]);
+        assert!(!slot.is_complete());
+        map.chunk_done(0, vec![1]);
+        assert_eq!(outcome(&slot).unwrap().unwrap(), [1, 2]);
+    }
+
+    #[test]
+    fn sealing_an_empty_map_completes_it() {
+        let (slot, map) = assembler();
+        map.seal(0, 0);
+        assert_eq!(outcome(&slot).unwrap().unwrap(), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn the_first_failure_wins() {
+        let (slot, map) = assembler();
+        map.chunk_done(0, vec![1]);
+        map.fail(TaskError::cancelled());
+        map.chunk_done(1, vec![2]);
+        map.seal(2, 2);
+        assert!(outcome(&slot).unwrap().unwrap_err().is_cancelled());
+    }
+}

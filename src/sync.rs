@@ -1,0 +1,31 @@
+//! The synchronization primitives of corepool's concurrency core, behind a
+//! facade (as tokio's `src/loom/`): the standard library's types normally,
+//! loom's when built with `RUSTFLAGS="--cfg loom"`, so the loom models in
+//! `src/tests/` explore every interleaving of the code that really ships.
+//!
+//! Only what the models exercise goes through here: the result slot's lock,
+//! the map assembler's lock, the queue and the lifecycle flags. `Arc` stays
+//! the standard one (loom's cannot hold `dyn Trait`); its reference counts
+//! are not part of any protocol corepool relies on.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
+#[cfg(loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
+
+/// Locks `mutex`, recovering from poisoning.
+///
+/// corepool never runs user code while holding one of its own locks (user
+/// closures, callbacks and `Drop`s of user values run after the guard is
+/// released), so a poisoned lock can only come from a bug in corepool
+/// itself; the data behind it is still consistent at every unlock point, so
+/// carrying on is sound and better than turning one bug into a cascade of
+/// panics.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
