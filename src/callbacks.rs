@@ -88,7 +88,7 @@ impl<T> Callbacks<T> {
     /// let pool = corepool::Pool::new(1)?;
     /// let (tx, rx) = mpsc::channel();
     /// let cb = corepool::Callbacks::new().on_error(move |e| tx.send(e.to_string()).unwrap());
-    /// let r = pool.apply_async_with(|| -> u8 { panic!("oops") }, cb);
+    /// let mut r = pool.apply_async_with(|| -> u8 { panic!("oops") }, cb);
     /// assert!(r.get().is_err());
     /// assert_eq!(rx.recv()?, "task panicked: oops");
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -187,12 +187,12 @@ impl TaskError {
     ///
     /// let pool = corepool::Pool::new(1)?;
     /// let (started, has_started) = mpsc::channel();
-    /// let busy = pool.apply_async(move || {
+    /// let mut busy = pool.apply_async(move || {
     ///     started.send(()).unwrap();
     ///     std::thread::sleep(Duration::from_millis(50));
     /// });
     /// has_started.recv()?; // the only worker is busy now
-    /// let queued = pool.apply_async(|| 1);
+    /// let mut queued = pool.apply_async(|| 1);
     /// pool.terminate();
     /// assert!(queued.get().unwrap_err().is_cancelled());
     /// assert!(busy.get().is_ok()); // running work finishes

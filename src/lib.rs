@@ -72,7 +72,7 @@
 //!
 //! ```
 //! let pool = corepool::Pool::new(2)?;
-//! let pending = pool.apply_async(|| 42);
+//! let mut pending = pool.apply_async(|| 42);
 //! pool.close(); // no new work; queued work still runs
 //! pool.join()?; // wait for it and for the threads to exit
 //! assert_eq!(pending.get()?, 42);

@@ -163,7 +163,7 @@ impl Pool {
     ///
     /// ```
     /// let pool = corepool::Pool::new(1)?;
-    /// let queued = pool.apply_async(|| 1);
+    /// let mut queued = pool.apply_async(|| 1);
     /// pool.close();
     /// assert_eq!(queued.get()?, 1);
     /// assert_eq!(pool.apply(|| 2).unwrap_err().kind(), corepool::ErrorKind::Closed);
@@ -189,13 +189,13 @@ impl Pool {
     ///
     /// let pool = corepool::Pool::new(1)?;
     /// let (started, has_started) = mpsc::channel();
-    /// let running = pool.apply_async(move || {
+    /// let mut running = pool.apply_async(move || {
     ///     started.send(()).unwrap();
     ///     std::thread::sleep(Duration::from_millis(50));
     ///     1
     /// });
     /// has_started.recv()?;
-    /// let queued = pool.apply_async(|| 2);
+    /// let mut queued = pool.apply_async(|| 2);
     /// pool.terminate();
     /// assert!(queued.get().unwrap_err().is_cancelled());
     /// assert_eq!(running.get()?, 1);

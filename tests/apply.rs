@@ -292,3 +292,58 @@ fn dropping_a_result_with_callbacks_does_not_cancel_it() {
         assert_eq!(rx.recv_timeout(common::LIMIT).unwrap(), 5);
     });
 }
+
+/// A result shared between threads wakes every thread waiting on it, with
+/// or without a timeout (the slot used to keep one waker: the other waiter
+/// hung, or returned only at its deadline). The waits are an hour long, so a
+/// waiter that is not woken fails the test by its time limit. Repeated, so
+/// the waiters are already parked in most rounds when the job finishes.
+#[test]
+fn every_thread_waiting_on_a_shared_result_is_woken() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        for _ in 0..50 {
+            let (release_tx, release_rx) = mpsc::channel::<()>();
+            let r = Arc::new(pool.apply_async(move || release_rx.recv().unwrap()));
+            let (entered_tx, entered_rx) = mpsc::channel();
+            let waiters: Vec<_> = (0..4)
+                .map(|i| {
+                    let (r, entered) = (r.clone(), entered_tx.clone());
+                    std::thread::spawn(move || {
+                        entered.send(()).unwrap();
+                        if i % 2 == 0 {
+                            r.wait().unwrap();
+                        } else {
+                            r.wait_timeout(Duration::from_secs(3600)).unwrap();
+                        }
+                        r.ready()
+                    })
+                })
+                .collect();
+            for _ in 0..4 {
+                entered_rx.recv().unwrap();
+            }
+            release_tx.send(()).unwrap();
+            for w in waiters {
+                assert!(w.join().unwrap());
+            }
+        }
+    });
+}
+
+/// `Duration::MAX` means "no deadline", as `std::sync::mpsc::Receiver::recv_timeout`
+/// treats it, instead of overflowing `Instant + Duration`.
+#[test]
+fn huge_timeouts_mean_no_deadline() {
+    within(|| {
+        let pool = Pool::new(1).unwrap();
+        let mut r = pool.apply_async(|| 1);
+        assert_eq!(r.get_timeout(Duration::MAX).unwrap(), 1);
+        let r = pool.apply_async(|| 2);
+        r.wait_timeout(Duration::MAX).unwrap();
+        assert!(r.ready());
+        let mut it = pool.imap(|x: u8| x, [3]).into_blocking_iter();
+        assert_eq!(it.next_timeout(Duration::MAX).unwrap().unwrap(), 3);
+        assert!(it.next_timeout(Duration::MAX).is_none());
+    });
+}

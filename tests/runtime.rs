@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::sync::mpsc;
 
 use common::{Counter, on_tokio, within};
 use corepool::{ErrorKind, Pool};
@@ -13,8 +11,10 @@ use corepool::{ErrorKind, Pool};
 #[test]
 fn sync_forms_inside_a_multi_thread_runtime_neither_panic_nor_starve_it() {
     within(|| {
-        // One runtime worker: if `apply` blocked it without handing the
-        // runtime's work to another thread, the ticker could not run at all.
+        // One runtime worker. The job waits for a message that only a task
+        // on that runtime can send: if `apply` blocked the worker without
+        // handing the runtime's work to another thread, the relay could not
+        // run and the job would report that it waited in vain.
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -22,37 +22,97 @@ fn sync_forms_inside_a_multi_thread_runtime_neither_panic_nor_starve_it() {
             .unwrap();
         rt.block_on(async {
             let pool = Pool::new(1).unwrap();
-            let ticks = Arc::new(AtomicUsize::new(0));
-            let t = ticks.clone();
-            let ticker = tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                    t.fetch_add(1, Ordering::SeqCst);
-                }
+            let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+            let (done_tx, done_rx) = mpsc::channel::<()>();
+            let relay = tokio::spawn(async move {
+                go_rx.await.unwrap();
+                done_tx.send(()).unwrap();
             });
             let blocker = tokio::spawn({
-                let (pool, ticks) = (pool.clone(), ticks.clone());
+                let pool = pool.clone();
                 async move {
-                    tokio::time::sleep(Duration::from_millis(10)).await; // the ticker is running
-                    let before = ticks.load(Ordering::SeqCst);
-                    let a = pool.apply(|| {
-                        std::thread::sleep(Duration::from_millis(200));
-                        1
+                    let relayed = pool.apply(move || {
+                        go_tx.send(()).unwrap();
+                        done_rx.recv_timeout(common::LIMIT / 4).is_ok()
                     });
-                    let during = ticks.load(Ordering::SeqCst) - before;
                     let m = pool.map(|x: u8| x, [1, 2]);
                     let r = pool.apply_async(|| 5).get(); // AsyncResult::get too
-                    (a.unwrap(), m.unwrap(), r.unwrap(), during)
+                    (relayed.unwrap(), m.unwrap(), r.unwrap())
                 }
             });
-            let (a, m, r, during) = blocker.await.unwrap();
-            assert_eq!((a, m, r), (1, vec![1, 2], 5));
-            // 200 ms at one tick per 2 ms: about 100 ticks; 0 if starved.
-            assert!(
-                during >= 10,
-                "the runtime was starved while apply blocked: {during} ticks"
-            );
-            ticker.abort();
+            let (relayed, m, r) = blocker.await.unwrap();
+            assert!(relayed, "the runtime was starved while apply blocked");
+            assert_eq!((m, r), (vec![1, 2], 5));
+            relay.await.unwrap();
+        });
+    });
+}
+
+#[test]
+fn sync_forms_in_a_local_set_on_a_multi_thread_runtime_block_safely() {
+    within(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        let pool = Pool::new(1).unwrap();
+        let p = pool.clone();
+        let (main, spawned) = local.block_on(&rt, async move {
+            // `block_in_place` panics in both places; corepool must not.
+            let main = p.apply(|| 1).unwrap() + p.map(|x: u8| x, [1])?[0] as i32;
+            let q = p.clone();
+            let spawned = tokio::task::spawn_local(async move {
+                let mut r = q.apply_async(|| 3);
+                (q.apply(|| 2).unwrap(), r.get().unwrap())
+            })
+            .await
+            .unwrap();
+            Ok::<_, corepool::TaskError>((main, spawned))
+        })
+        .unwrap();
+        assert_eq!((main, spawned), (2, (2, 3)));
+    });
+}
+
+#[test]
+fn sync_forms_work_on_spawn_blocking_threads_of_both_runtime_flavors() {
+    within(|| {
+        for rt in [
+            tokio::runtime::Builder::new_current_thread().build().unwrap(),
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .build()
+                .unwrap(),
+        ] {
+            let pool = Pool::new(1).unwrap();
+            let got = rt.block_on(async move {
+                tokio::task::spawn_blocking(move || {
+                    let mut r = pool.apply_async(|| 4);
+                    let m = pool.map(|x: u8| x, [2])?[0];
+                    Ok::<_, corepool::TaskError>((pool.apply(|| 1)?, m, r.get()?))
+                })
+                .await
+                .unwrap()
+            });
+            assert_eq!(got.unwrap(), (1, 2, 4));
+        }
+    });
+}
+
+#[test]
+fn get_refused_on_a_current_thread_runtime_keeps_the_result() {
+    within(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let pool = Pool::new(1).unwrap();
+            let mut r = pool.apply_async(|| 6 * 7);
+            let err = r.get().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::WouldDeadlock);
+            // Nothing was consumed or cancelled: the value is still there.
+            assert_eq!(r.await.unwrap(), 42);
         });
     });
 }
