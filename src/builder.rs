@@ -266,7 +266,7 @@ impl fmt::Debug for PoolBuilder {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(corepool_loom)))]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -290,7 +290,26 @@ mod tests {
     #[test]
     fn failed_spawn_tears_down_started_threads() {
         let live = Arc::new(AtomicUsize::new(0));
-        let err = counting_builder(&live)
+        let (ran_init, init_ran) = mpsc::channel::<()>();
+        let (ran_init, init_ran) = (std::sync::Mutex::new(ran_init), std::sync::Mutex::new(init_ran));
+        let counting = counting_builder(&live);
+        let init = counting.initializer.clone().unwrap();
+        let err = counting
+            .initializer(move || {
+                init();
+                ran_init.lock().unwrap().send(()).unwrap();
+            })
+            // Naming worker 2 (just before its spawn fails) waits until
+            // workers 0 and 1 are running, so the teardown has live threads
+            // to stop; `live` then shows whether `build` joined them.
+            .thread_name(move |i| {
+                if i == 2 {
+                    for _ in 0..2 {
+                        init_ran.lock().unwrap().recv().unwrap();
+                    }
+                }
+                format!("w{i}")
+            })
             .workers(4)
             .fail_spawn_at(2)
             .build()
@@ -299,7 +318,8 @@ mod tests {
         let source = std::error::Error::source(&err).expect("the io error");
         assert_eq!(source.to_string(), "injected spawn failure");
         assert_eq!(err.to_string(), "failed to spawn a worker thread");
-        // `build` joined the two threads it had started: none is alive.
+        // `build` joined the two threads it had started: their thread-local
+        // guards have been dropped.
         assert_eq!(live.load(Ordering::SeqCst), 0);
     }
 

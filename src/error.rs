@@ -183,18 +183,20 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// use std::{sync::mpsc, time::Duration};
+    /// use std::sync::mpsc;
     ///
     /// let pool = corepool::Pool::new(1)?;
     /// let (started, has_started) = mpsc::channel();
+    /// let (finish, may_finish) = mpsc::channel::<()>();
     /// let mut busy = pool.apply_async(move || {
     ///     started.send(()).unwrap();
-    ///     std::thread::sleep(Duration::from_millis(50));
+    ///     may_finish.recv().unwrap();
     /// });
     /// has_started.recv()?; // the only worker is busy now
     /// let mut queued = pool.apply_async(|| 1);
     /// pool.terminate();
     /// assert!(queued.get().unwrap_err().is_cancelled());
+    /// finish.send(())?;
     /// assert!(busy.get().is_ok()); // running work finishes
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -207,11 +209,13 @@ impl TaskError {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use std::{sync::mpsc, time::Duration};
     ///
     /// let pool = corepool::Pool::new(1)?;
-    /// let mut r = pool.apply_async(|| { std::thread::sleep(Duration::from_millis(50)); 5 });
+    /// let (go, wait_for_go) = mpsc::channel::<()>();
+    /// let mut r = pool.apply_async(move || { wait_for_go.recv().unwrap(); 5 });
     /// assert!(r.get_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// go.send(())?;
     /// assert_eq!(r.get()?, 5); // nothing was lost
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

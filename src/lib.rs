@@ -96,6 +96,7 @@
 //! workers emit events when they start and stop. corepool prints nothing.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(corepool_loom, allow(dead_code, unused_imports))]
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -118,6 +119,8 @@ mod registry;
 mod result;
 mod slot;
 mod sync;
+#[cfg(all(test, corepool_loom))]
+mod tests;
 mod unwind;
 mod worker;
 

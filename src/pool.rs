@@ -185,19 +185,21 @@ impl Pool {
     /// # Examples
     ///
     /// ```
-    /// use std::{sync::mpsc, time::Duration};
+    /// use std::sync::mpsc;
     ///
     /// let pool = corepool::Pool::new(1)?;
     /// let (started, has_started) = mpsc::channel();
+    /// let (finish, may_finish) = mpsc::channel::<()>();
     /// let mut running = pool.apply_async(move || {
     ///     started.send(()).unwrap();
-    ///     std::thread::sleep(Duration::from_millis(50));
+    ///     may_finish.recv().unwrap(); // hold the only worker
     ///     1
     /// });
     /// has_started.recv()?;
     /// let mut queued = pool.apply_async(|| 2);
     /// pool.terminate();
     /// assert!(queued.get().unwrap_err().is_cancelled());
+    /// finish.send(())?;
     /// assert_eq!(running.get()?, 1);
     /// pool.join()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())

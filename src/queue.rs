@@ -2,7 +2,7 @@
 //! and workers pop from, which can be closed (no more pushes; pops drain what
 //! is left, then report `Closed`).
 //!
-//! Normally this is an `async-channel`. Under `cfg(loom)` it is a
+//! Normally this is an `async-channel`. Under `cfg(corepool_loom)` it is a
 //! `Mutex<VecDeque>` with the same contract, so the loom models of
 //! close/terminate racing submission (`src/tests/loom_registry.rs`) can
 //! explore the registry's protocol; the channel itself is async-channel's
@@ -19,13 +19,13 @@ pub(crate) enum Empty {
     Forever,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(corepool_loom))]
 pub(crate) struct Queue {
     sender: async_channel::Sender<Job>,
     receiver: async_channel::Receiver<Job>,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(corepool_loom))]
 impl Queue {
     pub(crate) fn new() -> Self {
         let (sender, receiver) = async_channel::unbounded();
@@ -63,12 +63,12 @@ impl Queue {
     }
 }
 
-#[cfg(loom)]
+#[cfg(corepool_loom)]
 pub(crate) struct Queue {
     inner: crate::sync::Mutex<(std::collections::VecDeque<Job>, bool)>,
 }
 
-#[cfg(loom)]
+#[cfg(corepool_loom)]
 impl Queue {
     pub(crate) fn new() -> Self {
         Queue {

@@ -159,12 +159,14 @@ impl<T> AsyncResult<T> {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use std::{sync::mpsc, time::Duration};
     ///
     /// let pool = corepool::Pool::new(1)?;
-    /// let mut r = pool.apply_async(|| { std::thread::sleep(Duration::from_millis(30)); 1 });
+    /// let (go, wait_for_go) = mpsc::channel::<()>();
+    /// let mut r = pool.apply_async(move || { wait_for_go.recv().unwrap(); 1 });
     /// assert!(r.get_timeout(Duration::ZERO).unwrap_err().is_timeout());
-    /// assert_eq!(r.get_timeout(Duration::from_secs(10))?, 1);
+    /// go.send(())?;
+    /// assert_eq!(r.get_timeout(Duration::MAX)?, 1); // MAX: no deadline
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, TaskError> {
@@ -205,11 +207,13 @@ impl<T> AsyncResult<T> {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use std::{sync::mpsc, time::Duration};
     ///
     /// let pool = corepool::Pool::new(1)?;
-    /// let r = pool.apply_async(|| std::thread::sleep(Duration::from_millis(30)));
-    /// assert!(r.wait_timeout(Duration::ZERO).is_err());
+    /// let (go, wait_for_go) = mpsc::channel::<()>();
+    /// let r = pool.apply_async(move || wait_for_go.recv().unwrap());
+    /// assert!(r.wait_timeout(Duration::ZERO).unwrap_err().is_timeout());
+    /// go.send(())?;
     /// r.wait_timeout(Duration::from_secs(10))?;
     /// assert!(r.ready());
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -223,7 +223,7 @@ impl<T> Finisher<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(corepool_loom)))]
 mod tests {
     use super::*;
     use futures::task::noop_waker_ref;

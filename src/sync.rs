@@ -1,6 +1,6 @@
 //! The synchronization primitives of corepool's concurrency core, behind a
 //! facade (as tokio's `src/loom/`): the standard library's types normally,
-//! loom's when built with `RUSTFLAGS="--cfg loom"`, so the loom models in
+//! loom's when built with `RUSTFLAGS="--cfg corepool_loom"`, so the loom models in
 //! `src/tests/` explore every interleaving of the code that really ships.
 //!
 //! Only what the models exercise goes through here: the result slot's lock,
@@ -8,14 +8,14 @@
 //! the standard one (loom's cannot hold `dyn Trait`); its reference counts
 //! are not part of any protocol corepool relies on.
 
-#[cfg(not(loom))]
+#[cfg(not(corepool_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
-#[cfg(not(loom))]
+#[cfg(not(corepool_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
-#[cfg(loom)]
+#[cfg(corepool_loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
-#[cfg(loom)]
+#[cfg(corepool_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
 /// Locks `mutex`, recovering from poisoning.

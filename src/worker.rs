@@ -75,7 +75,9 @@ pub(crate) fn run(registry: &Registry, index: usize) {
 /// arrives steadily is picked up without a futex wake-up. `None` once the
 /// queue is closed and empty.
 fn next_job(registry: &Registry) -> Option<Job> {
-    for round in 0..SPIN_POLLS + YIELD_POLLS {
+    // Under loom the spinning is noise: every poll is a scheduling point.
+    let rounds = if cfg!(corepool_loom) { 0 } else { SPIN_POLLS + YIELD_POLLS };
+    for round in 0..rounds {
         match registry.try_pop() {
             Ok(job) => return Some(job),
             Err(Empty::Forever) => return None,

@@ -76,19 +76,24 @@ where
     /// Like `next`, but gives up after `timeout` (Python's
     /// `next(timeout)`): `Some(Err(e))` with
     /// [`e.is_timeout()`](TaskError::is_timeout). Nothing is lost; the next
-    /// call picks up where this one stopped.
+    /// call picks up where this one stopped. `Duration::MAX` means no
+    /// deadline.
     ///
     /// # Examples
     ///
     /// ```
+    /// use std::sync::{mpsc, Mutex};
     /// use std::time::Duration;
     ///
     /// let pool = corepool::Pool::new(1)?;
+    /// let (go, wait_for_go) = mpsc::channel::<()>();
+    /// let wait_for_go = Mutex::new(wait_for_go);
     /// let mut it = pool
-    ///     .imap(|ms: u64| { std::thread::sleep(Duration::from_millis(ms)); ms }, [50])
+    ///     .imap(move |x: u64| { wait_for_go.lock().unwrap().recv().unwrap(); x }, [50])
     ///     .into_blocking_iter();
     /// assert!(it.next_timeout(Duration::ZERO).unwrap().unwrap_err().is_timeout());
-    /// assert_eq!(it.next_timeout(Duration::from_secs(10)).unwrap()?, 50);
+    /// go.send(())?;
+    /// assert_eq!(it.next_timeout(Duration::MAX).unwrap()?, 50); // MAX: no deadline
     /// assert!(it.next().is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -101,9 +106,13 @@ where
     /// # Examples
     ///
     /// ```
+    /// use futures::StreamExt;
+    ///
     /// let pool = corepool::Pool::new(1)?;
-    /// let stream = pool.imap(|x: u8| x, [1]).into_blocking_iter().into_inner();
-    /// # let _ = stream;
+    /// let mut it = pool.imap(|x: u8| x * 2, [1, 2, 3]).into_blocking_iter();
+    /// assert_eq!(it.next().unwrap()?, 2);
+    /// let rest: Vec<_> = futures::executor::block_on(it.into_inner().collect());
+    /// assert_eq!(rest.into_iter().collect::<Result<Vec<_>, _>>()?, [4, 6]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn into_inner(self) -> S {

@@ -19,15 +19,25 @@ use super::window::{self, Window};
 ///
 /// ```
 /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
-/// use std::time::Duration;
-/// use futures::TryStreamExt;
+/// use std::sync::{mpsc, Mutex};
+/// use futures::StreamExt;
 ///
 /// let pool = corepool::Pool::new(2).unwrap();
-/// let order: Vec<u64> = pool
-///     .imap_unordered(|ms: u64| { std::thread::sleep(Duration::from_millis(ms)); ms }, [300, 10])
-///     .try_collect()
-///     .await?;
-/// assert_eq!(order, [10, 300]); // the quick one first
+/// // Item 0 cannot finish before we let it: item 1 comes out first.
+/// let (go, wait_for_go) = mpsc::channel::<()>();
+/// let wait_for_go = Mutex::new(wait_for_go);
+/// let mut results = pool.imap_unordered(
+///     move |i: u32| {
+///         if i == 0 {
+///             wait_for_go.lock().unwrap().recv().unwrap();
+///         }
+///         i
+///     },
+///     [0, 1],
+/// );
+/// assert_eq!(results.next().await.unwrap()?, 1);
+/// go.send(()).unwrap();
+/// assert_eq!(results.next().await.unwrap()?, 0);
 /// # Ok(()) }
 /// ```
 #[must_use = "streams do nothing unless polled"]

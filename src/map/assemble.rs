@@ -199,7 +199,7 @@ impl<T: Send + 'static> Inline for Assembler<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(corepool_loom)))]
 mod tests {
     use super::*;
     use crate::slot::Completer;

@@ -65,7 +65,7 @@ fn reserve<T>(batch: &mut Vec<T>, n: usize) {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(corepool_loom)))]
 mod tests {
     use super::*;
 

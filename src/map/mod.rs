@@ -22,7 +22,7 @@ use crate::job::{Labels, Task};
 use crate::pool::Pool;
 use crate::result::AsyncResult;
 use crate::slot::{Completer, Finisher, Slot};
-use assemble::Assembler;
+pub(crate) use assemble::Assembler;
 use chunk::ChunkTask;
 pub use options::MapOptions;
 pub(crate) use options::default_chunksize;
@@ -306,7 +306,7 @@ impl Pool {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(corepool_loom)))]
 mod tests {
     use super::*;
 

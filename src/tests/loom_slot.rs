@@ -1,0 +1,86 @@
+//! The result slot: completion and cancellation racing the owner's poll and
+//! a blocked waiter, and a waiter giving up racing completion.
+
+use std::future::poll_fn;
+use std::task::Poll;
+
+use loom::thread;
+
+use crate::slot::{Completer, Slot};
+
+#[test]
+fn completion_reaches_the_owner_and_a_waiter() {
+    loom::model(|| {
+        let slot = Slot::<u32>::new();
+        let completer = Completer::new(slot.clone());
+        let worker = thread::spawn(move || completer.complete(Ok(7)));
+        let s = slot.clone();
+        let waiter = thread::spawn(move || {
+            let waiter = s.waiter();
+            loom::future::block_on(poll_fn(|cx| waiter.poll_complete(cx)));
+            assert!(s.is_complete());
+        });
+        // The owner takes the outcome; a lost wake-up would deadlock here.
+        let outcome = loom::future::block_on(poll_fn(|cx| slot.poll_take(cx)));
+        assert_eq!(outcome.unwrap().unwrap(), 7);
+        worker.join().unwrap();
+        waiter.join().unwrap();
+    });
+}
+
+#[test]
+fn two_waiters_are_both_woken() {
+    loom::model(|| {
+        let slot = Slot::<u32>::new();
+        let completer = Completer::new(slot.clone());
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let s = slot.clone();
+                thread::spawn(move || {
+                    let waiter = s.waiter();
+                    loom::future::block_on(poll_fn(|cx| waiter.poll_complete(cx)));
+                })
+            })
+            .collect();
+        completer.complete(Ok(1));
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(slot.peek_ok(), Some(true));
+    });
+}
+
+#[test]
+fn a_dropped_completer_cancels_and_wakes() {
+    loom::model(|| {
+        let slot = Slot::<u32>::new();
+        let completer = Completer::new(slot.clone());
+        let dropper = thread::spawn(move || drop(completer));
+        let outcome = loom::future::block_on(poll_fn(|cx| slot.poll_take(cx)));
+        assert!(outcome.unwrap().unwrap_err().is_cancelled());
+        dropper.join().unwrap();
+    });
+}
+
+#[test]
+fn a_waiter_giving_up_races_completion() {
+    loom::model(|| {
+        let slot = Slot::<u32>::new();
+        let completer = Completer::new(slot.clone());
+        let s = slot.clone();
+        let waiter = thread::spawn(move || {
+            let waiter = s.waiter();
+            // One poll, then give up (a timed wait whose deadline passed).
+            let polled = loom::future::block_on(poll_fn(|cx| Poll::Ready(waiter.poll_complete(cx))));
+            drop(waiter);
+            polled.is_ready()
+        });
+        completer.complete(Ok(2));
+        let saw_it = waiter.join().unwrap();
+        // Whatever the interleaving, the outcome is intact and no waiter
+        // entry is left behind.
+        assert!(slot.is_complete());
+        assert_eq!(slot.peek_ok(), Some(true));
+        let _ = saw_it;
+    });
+}
