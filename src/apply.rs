@@ -77,7 +77,11 @@ impl<F, T> Drop for ApplyTask<F, T> {
     fn drop(&mut self) {
         // Dropped unclaimed (the queue was dropped with it): the error
         // callback hears of it too.
-        let work = self.work.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        let work = self
+            .work
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some((f, finisher)) = work {
             drop(f);
             finisher.finish(Err(TaskError::cancelled()));
@@ -92,8 +96,9 @@ impl Pool {
     /// of view; use [`apply_async`](Pool::apply_async) or
     /// [`map`](Pool::map) for concurrency. Safe inside a multi-thread tokio
     /// runtime (it blocks through `block_in_place`) and on the pool's own
-    /// workers (the caller runs queued jobs while it waits, so it cannot
-    /// deadlock the pool).
+    /// workers (a waiting worker runs `f` itself if no other worker has
+    /// started it, so nested calls cannot deadlock the pool); see the
+    /// [crate docs](crate#where-blocking-calls-are-allowed).
     ///
     /// # Errors
     ///
@@ -165,9 +170,10 @@ impl Pool {
     }
 
     /// [`apply_async`](Pool::apply_async) with Python's `callback` and
-    /// `error_callback`. Exactly one callback runs, once, on the worker,
-    /// before the result is observable; the submission is detached, so the
-    /// returned [`AsyncResult`] may be dropped (fire and forget).
+    /// `error_callback`. Exactly one callback runs, before the result is
+    /// observable, on the thread that resolves the submission (see
+    /// [`Callbacks`] for which); the submission is detached, so the returned
+    /// [`AsyncResult`] may be dropped (fire and forget).
     ///
     /// # Examples
     ///

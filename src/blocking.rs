@@ -84,10 +84,15 @@ use crate::job::Inline;
 use crate::registry::Registry;
 use crate::worker;
 
+/// Unstarted work a waiting worker may run, oldest first.
+type Dependencies = Vec<Arc<dyn Inline>>;
+
+/// What `NOTED` holds while a worker waits on its own pool: the pool, and
+/// the unstarted work of the results polled so far.
+type Noting = Option<(u64, Dependencies)>;
+
 thread_local! {
-    /// While a worker waits on its own pool: the pool, and the unstarted
-    /// work of the results polled so far.
-    static NOTED: RefCell<Option<(u64, Vec<Arc<dyn Inline>>)>> = const { RefCell::new(None) };
+    static NOTED: RefCell<Noting> = const { RefCell::new(None) };
 }
 
 /// The deadline `timeout` from now; `None` (no deadline) if it is too far
@@ -171,7 +176,7 @@ pub(crate) fn note_pending(pool: u64, work: &Arc<dyn Inline>) {
 /// stream polls a pending chunk result once and then only when it is woken,
 /// so what one `next` noted must still be known to the next `next`.
 #[derive(Default)]
-pub(crate) struct Noted(Vec<Arc<dyn Inline>>);
+pub(crate) struct Noted(Dependencies);
 
 impl std::fmt::Debug for Noted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -217,14 +222,14 @@ pub(crate) fn block_on_noted<R>(
 /// can note their unstarted work into `deps`.
 fn poll_noting<R>(
     pool: u64,
-    deps: &mut Vec<Arc<dyn Inline>>,
+    deps: &mut Dependencies,
     poll: &mut impl FnMut(&mut Context<'_>) -> Poll<R>,
     cx: &mut Context<'_>,
 ) -> Poll<R> {
     let outer = NOTED.with(|n| n.replace(Some((pool, std::mem::take(deps)))));
     // Restored even if `poll` unwinds (an input iterator's panic is caught
     // further in, but be safe).
-    struct Restore(Option<Option<(u64, Vec<Arc<dyn Inline>>)>>);
+    struct Restore(Option<Noting>);
     impl Drop for Restore {
         fn drop(&mut self) {
             if let Some(outer) = self.0.take() {
@@ -244,7 +249,7 @@ fn poll_noting<R>(
 fn park_until_ready<R>(
     inline: Option<(&Registry, usize)>,
     deadline: Option<Instant>,
-    deps: &mut Vec<Arc<dyn Inline>>,
+    deps: &mut Dependencies,
     poll: &mut impl FnMut(&mut Context<'_>) -> Poll<R>,
 ) -> Result<R, TaskError> {
     let unparker = Arc::new(Unparker {
@@ -288,7 +293,7 @@ fn park_until_ready<R>(
 /// Runs one unstarted job of the noted dependencies, oldest first (an
 /// ordered `imap` waits for its head). Drops the dependencies with nothing
 /// left to claim. `false` if nothing ran.
-fn run_one_dependency(deps: &mut Vec<Arc<dyn Inline>>, index: usize) -> bool {
+fn run_one_dependency(deps: &mut Dependencies, index: usize) -> bool {
     while let Some(dep) = deps.first() {
         if dep.run_one(index) {
             return true;

@@ -291,7 +291,10 @@ mod tests {
     fn failed_spawn_tears_down_started_threads() {
         let live = Arc::new(AtomicUsize::new(0));
         let (ran_init, init_ran) = mpsc::channel::<()>();
-        let (ran_init, init_ran) = (std::sync::Mutex::new(ran_init), std::sync::Mutex::new(init_ran));
+        let (ran_init, init_ran) = (
+            std::sync::Mutex::new(ran_init),
+            std::sync::Mutex::new(init_ran),
+        );
         let counting = counting_builder(&live);
         let init = counting.initializer.clone().unwrap();
         let err = counting

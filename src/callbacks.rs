@@ -8,8 +8,15 @@ use crate::unwind;
 type OnSuccess<T> = Box<dyn FnOnce(&T) + Send + 'static>;
 type OnError = Box<dyn FnOnce(&TaskError) + Send + 'static>;
 
-/// Functions run on the worker when a submission finishes, before its result
-/// can be observed through `.await` or `get` (Python's ordering).
+/// Functions run when a submission finishes, before its result can be
+/// observed through `.await` or `get` (Python's ordering).
+///
+/// They run on the thread that resolves the submission: the worker that ran
+/// the task, in the common case; the submitting thread when the submission is
+/// refused at once (a closed pool, a chunksize of 0); the thread that calls
+/// [`Pool::terminate`](crate::Pool::terminate) for queued work it cancels;
+/// and whichever thread drops the last reference to work that was cancelled
+/// without running. Keep them short and non-blocking.
 ///
 /// Exactly one of them runs, exactly once: `on_success` with a reference to
 /// the value, or `on_error` with the error. A callback that panics does not

@@ -81,19 +81,32 @@
 //!
 //! # Where blocking calls are allowed
 //!
-//! The sync forms (`apply`, `map`, `get`, the blocking `imap` iterator,
-//! `join`) work on plain threads; inside a multi-thread tokio runtime (they
-//! block through `block_in_place`, so the runtime's other tasks move to
-//! another thread); and on the pool's own workers (the caller runs queued
-//! jobs while it waits, so the pool cannot deadlock on itself). Inside a
-//! `current_thread` tokio runtime they return
-//! [`ErrorKind::WouldDeadlock`] without submitting anything: `.await` the
-//! async form there.
+//! The sync forms (`apply`, `map`, `get`, `wait`, the blocking `imap`
+//! iterator, `join`) work:
+//!
+//! * on plain threads, including tokio's `spawn_blocking` threads (of either
+//!   runtime flavor) and the thread of a multi-thread `Runtime::block_on`;
+//! * on the worker threads of a multi-thread tokio runtime: they block
+//!   through `block_in_place`, so the runtime's other tasks move to another
+//!   thread;
+//! * in a `LocalSet` driven by a multi-thread runtime: they block the
+//!   thread (the `LocalSet`'s other tasks wait meanwhile), never panic;
+//! * on the pool's own workers: a waiting worker runs the unstarted jobs of
+//!   the very result it waits for (its own `apply`, its map's chunks) and
+//!   nothing else, so nested calls (`map` inside `map`) cannot deadlock the
+//!   pool, and no unrelated job ever runs inside the caller's stack. A timed
+//!   wait (`get_timeout`...) there runs nothing, to keep its deadline.
+//!
+//! On the thread of a `current_thread` tokio runtime they return
+//! [`ErrorKind::WouldDeadlock`] before submitting or taking anything:
+//! `.await` the async form there. `join` on one of the pool's own workers
+//! is refused the same way.
 //!
 //! # Tracing
 //!
-//! Each job runs in a `corepool.job` span (`id`, `kind`, `chunk`, `worker`);
-//! workers emit events when they start and stop. corepool prints nothing.
+//! Each job runs in a `corepool.job` span (`id`, `kind`, `chunk`, `worker`,
+//! and `inline` when a waiting worker ran it); workers emit events when they
+//! start and stop. corepool prints nothing.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(corepool_loom, allow(dead_code, unused_imports))]

@@ -76,7 +76,11 @@ pub(crate) fn run(registry: &Registry, index: usize) {
 /// queue is closed and empty.
 fn next_job(registry: &Registry) -> Option<Job> {
     // Under loom the spinning is noise: every poll is a scheduling point.
-    let rounds = if cfg!(corepool_loom) { 0 } else { SPIN_POLLS + YIELD_POLLS };
+    let rounds = if cfg!(corepool_loom) {
+        0
+    } else {
+        SPIN_POLLS + YIELD_POLLS
+    };
     for round in 0..rounds {
         match registry.try_pop() {
             Ok(job) => return Some(job),

@@ -52,7 +52,10 @@ fn huge_map_chunksizes_work() {
         let pool = Pool::new(2).unwrap();
         for chunksize in [usize::MAX, 1 << 40] {
             let opts = MapOptions::new().chunksize(chunksize);
-            assert_eq!(pool.map_with(|x: u32| x + 1, 0..5, opts).unwrap(), [1, 2, 3, 4, 5]);
+            assert_eq!(
+                pool.map_with(|x: u32| x + 1, 0..5, opts).unwrap(),
+                [1, 2, 3, 4, 5]
+            );
         }
     });
 }
@@ -61,7 +64,10 @@ fn huge_map_chunksizes_work() {
 fn huge_worker_counts_are_build_errors() {
     for workers in [usize::MAX, 1 << 40, corepool::MAX_WORKERS + 1] {
         let err = Pool::builder().workers(workers).build().unwrap_err();
-        assert!(err.to_string().contains("more than a pool may have"), "{err}");
+        assert!(
+            err.to_string().contains("more than a pool may have"),
+            "{err}"
+        );
     }
 }
 
@@ -75,7 +81,10 @@ fn a_thread_the_os_refuses_is_a_build_error() {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("failed to spawn"), "{err}");
-        assert!(std::error::Error::source(&err).is_some(), "the io error is the source");
+        assert!(
+            std::error::Error::source(&err).is_some(),
+            "the io error is the source"
+        );
     });
 }
 
@@ -84,7 +93,13 @@ fn a_thread_name_with_a_nul_byte_is_a_build_error() {
     within(|| {
         let err = Pool::builder()
             .workers(3)
-            .thread_name(|i| if i == 1 { "bad\0name".into() } else { format!("ok-{i}") })
+            .thread_name(|i| {
+                if i == 1 {
+                    "bad\0name".into()
+                } else {
+                    format!("ok-{i}")
+                }
+            })
             .build()
             .unwrap_err();
         assert_eq!(err.to_string(), "the name of worker 1 contains a NUL byte");

@@ -58,19 +58,20 @@ fn sync_forms_in_a_local_set_on_a_multi_thread_runtime_block_safely() {
         let local = tokio::task::LocalSet::new();
         let pool = Pool::new(1).unwrap();
         let p = pool.clone();
-        let (main, spawned) = local.block_on(&rt, async move {
-            // `block_in_place` panics in both places; corepool must not.
-            let main = p.apply(|| 1).unwrap() + p.map(|x: u8| x, [1])?[0] as i32;
-            let q = p.clone();
-            let spawned = tokio::task::spawn_local(async move {
-                let mut r = q.apply_async(|| 3);
-                (q.apply(|| 2).unwrap(), r.get().unwrap())
+        let (main, spawned) = local
+            .block_on(&rt, async move {
+                // `block_in_place` panics in both places; corepool must not.
+                let main = p.apply(|| 1).unwrap() + p.map(|x: u8| x, [1])?[0] as i32;
+                let q = p.clone();
+                let spawned = tokio::task::spawn_local(async move {
+                    let mut r = q.apply_async(|| 3);
+                    (q.apply(|| 2).unwrap(), r.get().unwrap())
+                })
+                .await
+                .unwrap();
+                Ok::<_, corepool::TaskError>((main, spawned))
             })
-            .await
             .unwrap();
-            Ok::<_, corepool::TaskError>((main, spawned))
-        })
-        .unwrap();
         assert_eq!((main, spawned), (2, (2, 3)));
     });
 }
@@ -79,7 +80,9 @@ fn sync_forms_in_a_local_set_on_a_multi_thread_runtime_block_safely() {
 fn sync_forms_work_on_spawn_blocking_threads_of_both_runtime_flavors() {
     within(|| {
         for rt in [
-            tokio::runtime::Builder::new_current_thread().build().unwrap(),
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap(),
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .build()

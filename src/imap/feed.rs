@@ -153,8 +153,10 @@ where
     }
 }
 
-/// Runs one chunk on a worker: every item under its own panic guard, so one
-/// failing item does not take its neighbours down.
+/// Runs one chunk on a worker. A panicking item yields its own error and
+/// the chunk goes on with the next item (`unwind::map_caught` re-arms the
+/// guard after a panic), so one failing item does not take its neighbours
+/// down.
 fn run_chunk<I, T>(f: &impl Fn(I) -> T, items: Vec<I>, offset: usize) -> Outcomes<T> {
     let mut out = Vec::with_capacity(items.len());
     unwind::map_caught(items.into_iter(), f, |outcome| {

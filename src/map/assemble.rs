@@ -82,7 +82,11 @@ impl<T> Assembler<T> {
 
     /// Records a submitted chunk job, for inlining.
     pub(crate) fn add_job(&self, job: Weak<dyn Task>) {
-        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).0.push(job);
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .push(job);
     }
 
     /// Chunk `chunk` computed `values`.

@@ -90,7 +90,11 @@ where
 impl<I, T, F> Drop for ChunkTask<I, T, F> {
     fn drop(&mut self) {
         // Dropped unclaimed: the map cannot complete without this chunk.
-        let items = self.items.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        let items = self
+            .items
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(items) = items {
             drop(items);
             self.map.fail(TaskError::cancelled());

@@ -1,12 +1,12 @@
 //! `map`, `map_async`, `starmap`, `starmap_async`: the input split into
 //! chunks, one job per chunk.
 //!
-//! Each chunk runs its items in order under one panic guard (re-armed after
-//! an item that panics, see `unwind::map_caught`'s sibling in `chunk.rs`);
-//! the first item to fail resolves the whole map and the chunks not started
-//! are skipped. Results are assembled in input order by whichever worker
-//! finishes a chunk that is next in line (`assemble.rs`), so copying
-//! overlaps computing.
+//! Each chunk runs its items in order under one panic guard (`chunk.rs`);
+//! the first item to panic resolves the whole map with its index, and the
+//! chunks not started are skipped. Results are assembled in input order by
+//! whichever worker finishes a chunk that is next in line (`assemble.rs`),
+//! so copying overlaps computing. The input is pulled chunk by chunk without
+//! trusting its size hint (`input.rs`).
 
 mod assemble;
 mod chunk;

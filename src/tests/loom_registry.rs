@@ -12,7 +12,10 @@ use crate::registry::Registry;
 use crate::worker;
 
 /// A closure that counts its runs and its drop.
-fn counted(runs: &Arc<AtomicUsize>, drops: &Arc<AtomicUsize>) -> impl FnOnce() -> u32 + Send + 'static {
+fn counted(
+    runs: &Arc<AtomicUsize>,
+    drops: &Arc<AtomicUsize>,
+) -> impl FnOnce() -> u32 + Send + 'static {
     struct OnDrop(Arc<AtomicUsize>);
     impl Drop for OnDrop {
         fn drop(&mut self) {
@@ -43,7 +46,11 @@ fn race(stop: fn(&Registry)) -> (Result<u32, crate::ErrorKind>, usize, usize) {
     let result = submitter.join().unwrap();
     let outcome = loom::future::block_on(result).map_err(|e| e.kind());
     w.join().unwrap(); // the queue is closed: the worker exits
-    (outcome, runs.load(Ordering::SeqCst), drops.load(Ordering::SeqCst))
+    (
+        outcome,
+        runs.load(Ordering::SeqCst),
+        drops.load(Ordering::SeqCst),
+    )
 }
 
 #[test]

@@ -71,7 +71,8 @@ fn a_waiter_giving_up_races_completion() {
         let waiter = thread::spawn(move || {
             let waiter = s.waiter();
             // One poll, then give up (a timed wait whose deadline passed).
-            let polled = loom::future::block_on(poll_fn(|cx| Poll::Ready(waiter.poll_complete(cx))));
+            let polled =
+                loom::future::block_on(poll_fn(|cx| Poll::Ready(waiter.poll_complete(cx))));
             drop(waiter);
             polled.is_ready()
         });
