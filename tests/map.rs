@@ -188,7 +188,7 @@ fn map_async_callback_gets_the_whole_list() {
 }
 
 #[test]
-fn error_callback_runs_once_for_a_failing_map() {
+fn error_callback_hears_of_a_map_where_every_item_fails() {
     within(|| {
         let pool = Pool::new(2).unwrap();
         let calls = Counter::new();
