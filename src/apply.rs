@@ -4,11 +4,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::blocking;
 use crate::callbacks::Callbacks;
-use crate::error::TaskError;
+use crate::error::{Cancellation, TaskError, WaitError};
 use crate::job::{Inline, Labels, Task};
 use crate::pool::Pool;
 use crate::result::AsyncResult;
-use crate::slot::{Completer, Finisher, Slot};
+use crate::slot::Finisher;
 use crate::unwind;
 
 /// One closure and the delivery of its outcome, shared by the queue and the
@@ -34,13 +34,14 @@ where
         };
         let span = self.labels.span(worker, inline);
         let _entered = span.enter();
+        let id = finisher.id();
         if finisher.slot().is_abandoned() {
             // Nobody wants the value: drop the closure unrun.
             drop(f);
-            finisher.finish(Err(TaskError::cancelled()));
+            finisher.finish(Err(TaskError::cancelled(id, Cancellation::Abandoned)));
             return true;
         }
-        let outcome = unwind::catch(f).map_err(TaskError::panicked);
+        let outcome = unwind::catch(f).map_err(|payload| TaskError::panicked(id, payload));
         finisher.finish(outcome);
         true
     }
@@ -55,10 +56,11 @@ where
         self.run_claimed(worker, inline)
     }
 
-    fn reject(&self, error: TaskError) {
+    fn reject(&self, why: Cancellation) {
         if let Some((f, finisher)) = self.claim() {
             drop(f);
-            finisher.finish(Err(error));
+            let id = finisher.id();
+            finisher.finish(Err(TaskError::cancelled(id, why)));
         }
     }
 }
@@ -84,7 +86,8 @@ impl<F, T> Drop for ApplyTask<F, T> {
             .take();
         if let Some((f, finisher)) = work {
             drop(f);
-            finisher.finish(Err(TaskError::cancelled()));
+            let id = finisher.id();
+            finisher.finish(Err(TaskError::cancelled(id, Cancellation::Abandoned)));
         }
     }
 }
@@ -115,7 +118,7 @@ impl Pool {
     /// assert_eq!(pool.apply(move || x + y)?, 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn apply<F, T>(&self, f: F) -> Result<T, TaskError>
+    pub fn apply<F, T>(&self, f: F) -> Result<T, WaitError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -214,22 +217,35 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let slot = Slot::new();
-        let detached = callbacks.as_ref().is_some_and(|c| !c.is_empty());
         let registry = self.registry();
+        let labels = Labels {
+            id: registry.next_job_id(),
+            kind,
+            chunk: 0,
+        };
+        self.submit_labeled(labels, f, callbacks)
+    }
+
+    /// Submits one closure as one job with the given span labels (an `imap`
+    /// chunk shares its stream's id).
+    pub(crate) fn submit_labeled<F, T>(
+        &self,
+        labels: Labels,
+        f: F,
+        callbacks: Option<Callbacks<T>>,
+    ) -> AsyncResult<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let detached = callbacks.as_ref().is_some_and(|c| !c.is_empty());
+        let (slot, finisher) = Finisher::pair(labels.id, callbacks);
         let task = Arc::new(ApplyTask {
-            labels: Labels {
-                id: registry.next_job_id(),
-                kind,
-                chunk: 0,
-            },
-            work: Mutex::new(Some((
-                f,
-                Finisher::new(Completer::new(slot.clone()), callbacks),
-            ))),
+            labels,
+            work: Mutex::new(Some((f, finisher))),
         });
         let result = AsyncResult::new(slot, self.id(), detached, Some(task.clone()));
-        registry.submit(task);
+        self.registry().submit(task);
         result
     }
 }

@@ -10,8 +10,8 @@
 //!   `tokio::task::block_in_place`, so the runtime hands this thread's other
 //!   tasks to another thread instead of starving them.
 //! * **The thread of a `current_thread` tokio runtime**: refuse with
-//!   [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock) before
-//!   anything is submitted. Blocking the runtime's only thread stalls every
+//!   [`WouldDeadlock`](crate::WouldDeadlock) before anything is submitted
+//!   or taken. Blocking the runtime's only thread stalls every
 //!   other task on it; `.await` the async form instead.
 //! * **A `LocalSet` driven by a multi-thread runtime's `block_on`**: park.
 //!   The `LocalSet`'s other tasks wait meanwhile, as for any blocking call
@@ -79,7 +79,7 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use crate::error::TaskError;
+use crate::error::WouldDeadlock;
 use crate::job::Inline;
 use crate::registry::Registry;
 use crate::worker;
@@ -153,9 +153,9 @@ fn on_scheduler_thread() -> bool {
 
 /// Checks, before any work is submitted, that a sync call for `pool` may wait
 /// on this thread.
-pub(crate) fn ensure_can_block(pool: u64) -> Result<(), TaskError> {
+pub(crate) fn ensure_can_block(pool: u64) -> Result<(), WouldDeadlock> {
     match place(pool) {
-        Place::Refuse(why) => Err(TaskError::would_deadlock(why)),
+        Place::Refuse(why) => Err(WouldDeadlock::new(why)),
         _ => Ok(()),
     }
 }
@@ -184,18 +184,26 @@ impl std::fmt::Debug for Noted {
     }
 }
 
-/// Polls `poll` until it is ready, waiting as the module docs describe. With
-/// a `deadline`, gives up with a `TimedOut` error when it passes; `poll` keeps
-/// whatever it has not returned, so nothing is lost.
+/// Polls `poll` until it is ready, waiting as the module docs describe.
 pub(crate) fn block_on<R>(
+    pool: u64,
+    poll: impl FnMut(&mut Context<'_>) -> Poll<R>,
+) -> Result<R, WouldDeadlock> {
+    let waited = block_on_noted(pool, None, &mut Noted::default(), poll)?;
+    Ok(waited.expect("no deadline, so no timeout"))
+}
+
+/// [`block_on`] with a deadline (`None`: none): `Ok(None)` when it passes;
+/// `poll` keeps whatever it has not returned, so nothing is lost.
+pub(crate) fn block_on_until<R>(
     pool: u64,
     deadline: Option<Instant>,
     poll: impl FnMut(&mut Context<'_>) -> Poll<R>,
-) -> Result<R, TaskError> {
+) -> Result<Option<R>, WouldDeadlock> {
     block_on_noted(pool, deadline, &mut Noted::default(), poll)
 }
 
-/// [`block_on`] for a consumer that waits again and again on the same
+/// [`block_on_until`] for a consumer that waits again and again on the same
 /// results (the blocking `imap` iterator): `noted` carries what it depends
 /// on from one call to the next.
 pub(crate) fn block_on_noted<R>(
@@ -203,10 +211,10 @@ pub(crate) fn block_on_noted<R>(
     deadline: Option<Instant>,
     noted: &mut Noted,
     mut poll: impl FnMut(&mut Context<'_>) -> Poll<R>,
-) -> Result<R, TaskError> {
+) -> Result<Option<R>, WouldDeadlock> {
     let deps = &mut noted.0;
     match place(pool) {
-        Place::Refuse(why) => Err(TaskError::would_deadlock(why)),
+        Place::Refuse(why) => Err(WouldDeadlock::new(why)),
         Place::Plain => park_until_ready(None, deadline, deps, &mut poll),
         Place::RuntimeWorker => {
             tokio::task::block_in_place(|| park_until_ready(None, deadline, deps, &mut poll))
@@ -251,7 +259,7 @@ fn park_until_ready<R>(
     deadline: Option<Instant>,
     deps: &mut Dependencies,
     poll: &mut impl FnMut(&mut Context<'_>) -> Poll<R>,
-) -> Result<R, TaskError> {
+) -> Result<Option<R>, WouldDeadlock> {
     let unparker = Arc::new(Unparker {
         thread: thread::current(),
         woken: AtomicBool::new(false),
@@ -264,7 +272,7 @@ fn park_until_ready<R>(
             None => poll(&mut cx),
         };
         if let Poll::Ready(value) = polled {
-            return Ok(value);
+            return Ok(Some(value));
         }
         if let Some((registry, index)) = inline {
             // After `terminate`, queued work is cancelled, not run.
@@ -282,7 +290,7 @@ fn park_until_ready<R>(
             Some(deadline) => {
                 let now = Instant::now();
                 if now >= deadline {
-                    return Err(TaskError::timed_out());
+                    return Ok(None);
                 }
                 thread::park_timeout(deadline - now);
             }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::error::{ErrorKind, TaskError};
+use crate::error::TaskError;
 use crate::unwind;
 
 type OnSuccess<T> = Box<dyn FnOnce(&T) + Send + 'static>;
@@ -119,7 +119,7 @@ impl<T> Callbacks<T> {
 
     /// Runs the callback that matches `outcome`, and returns the outcome the
     /// waiter will see.
-    pub(crate) fn run(self, outcome: Result<T, TaskError>) -> Result<T, TaskError> {
+    pub(crate) fn run(self, outcome: Result<T, TaskError>, id: u64) -> Result<T, TaskError> {
         let caught = match (&outcome, self.on_success, self.on_error) {
             (Ok(value), Some(f), _) => unwind::catch(|| f(value)),
             (Err(error), _, Some(f)) => unwind::catch(|| f(error)),
@@ -127,10 +127,7 @@ impl<T> Callbacks<T> {
         };
         match caught {
             Ok(()) => outcome,
-            Err(payload) => Err(TaskError::from_payload(
-                ErrorKind::CallbackPanicked,
-                payload,
-            )),
+            Err(payload) => Err(TaskError::callback_panicked(id, payload)),
         }
     }
 }

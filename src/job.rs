@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::error::TaskError;
+use crate::error::Cancellation;
 
 /// What a job does. Each method acts only if the job has not been claimed
 /// yet, so a job runs or is rejected exactly once, whoever gets to it.
@@ -22,9 +22,9 @@ pub(crate) trait Task: Send + Sync + 'static {
     /// unwinds: user panics are caught inside.
     fn run(&self, worker: usize, inline: bool) -> bool;
 
-    /// Claims the job and resolves its result with `error` without running
-    /// it; a no-op if it was already claimed.
-    fn reject(&self, error: TaskError);
+    /// Claims the job and resolves its result as cancelled, for the reason
+    /// `why`, without running it; a no-op if it was already claimed.
+    fn reject(&self, why: Cancellation);
 }
 
 /// A job on the queue.

@@ -140,7 +140,10 @@ mod worker;
 pub use args::TupleFn;
 pub use builder::{MAX_WORKERS, PoolBuilder};
 pub use callbacks::Callbacks;
-pub use error::{BuildError, ErrorKind, TaskError};
+pub use error::{
+    BuildError, Cancellation, JoinError, TaskError, TaskErrorKind, TimeoutError, WaitError,
+    WouldDeadlock,
+};
 pub use imap::{BlockingIter, Imap, ImapUnordered};
 pub use map::MapOptions;
 pub use pool::Pool;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::blocking;
 use crate::builder::PoolBuilder;
-use crate::error::{BuildError, TaskError};
+use crate::error::{BuildError, JoinError, WouldDeadlock};
 use crate::registry::Registry;
 use crate::worker;
 
@@ -208,14 +208,14 @@ impl Pool {
         self.handle.registry.terminate();
     }
 
-    fn join_check(&self) -> Result<(), TaskError> {
+    fn join_check(&self) -> Result<(), JoinError> {
         if !self.is_closed() {
-            return Err(TaskError::not_closed());
+            return Err(JoinError::not_closed());
         }
         if worker::is_worker_of(self.id()) {
-            return Err(TaskError::would_deadlock(
+            return Err(JoinError::refused(WouldDeadlock::new(
                 "join called from one of the pool's own workers would wait for itself",
-            ));
+            )));
         }
         Ok(())
     }
@@ -225,12 +225,12 @@ impl Pool {
     ///
     /// # Errors
     ///
-    /// [`NotClosed`](crate::ErrorKind::NotClosed) unless
-    /// [`close`](Pool::close) or [`terminate`](Pool::terminate) was called
-    /// first (as Python, which raises `ValueError`);
-    /// [`WouldDeadlock`](crate::ErrorKind::WouldDeadlock) when called from one
-    /// of the pool's own workers, or inside a `current_thread` tokio runtime
-    /// (use [`join_async`](Pool::join_async) there).
+    /// A [`JoinError`] that [`is_not_closed`](JoinError::is_not_closed)
+    /// unless [`close`](Pool::close) or [`terminate`](Pool::terminate) was
+    /// called first (as Python, which raises `ValueError`); one with a
+    /// [`would_deadlock`](JoinError::would_deadlock) reason when called from
+    /// one of the pool's own workers, or on the thread of a `current_thread`
+    /// tokio runtime (use [`join_async`](Pool::join_async) there).
     ///
     /// # Examples
     ///
@@ -242,11 +242,11 @@ impl Pool {
     /// pool.join()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn join(&self) -> Result<(), TaskError> {
+    pub fn join(&self) -> Result<(), JoinError> {
         self.join_check()?;
         let registry = self.registry();
         let mut shutdown = pin!(registry.wait_shutdown());
-        blocking::block_on(self.id(), None, |cx| shutdown.as_mut().poll(cx))?;
+        blocking::block_on(self.id(), |cx| shutdown.as_mut().poll(cx)).map_err(JoinError::refused)?;
         registry.join_threads();
         Ok(())
     }
@@ -269,7 +269,7 @@ impl Pool {
     /// assert!(r.ready());
     /// # Ok(()) }
     /// ```
-    pub fn join_async(&self) -> impl Future<Output = Result<(), TaskError>> + Send + 'static {
+    pub fn join_async(&self) -> impl Future<Output = Result<(), JoinError>> + Send + 'static {
         let check = self.join_check();
         let registry = self.registry().clone();
         async move {

@@ -30,7 +30,7 @@ use std::thread::JoinHandle;
 
 use async_channel::{Receiver, Sender};
 
-use crate::error::TaskError;
+use crate::error::Cancellation;
 use crate::job::Job;
 use crate::queue::{Empty, Queue};
 use crate::sync::{AtomicBool, Ordering};
@@ -86,7 +86,7 @@ impl Registry {
     /// with a `Closed` error instead, on this thread.
     pub(crate) fn submit(&self, job: Job) {
         if let Err(job) = self.queue.push(job) {
-            job.reject(TaskError::closed());
+            job.reject(Cancellation::PoolClosed);
         }
     }
 
@@ -171,7 +171,7 @@ impl Registry {
 /// panic from a captured value's `Drop` must not escape into the caller.
 pub(crate) fn cancel(job: Job) {
     let dropped = unwind::catch(move || {
-        job.reject(TaskError::cancelled());
+        job.reject(Cancellation::Terminated);
         drop(job);
     });
     if dropped.is_err() {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::future::FusedFuture;
 
 use crate::blocking;
-use crate::error::TaskError;
+use crate::error::{TaskError, TimeoutError, WaitError, WouldDeadlock};
 use crate::job::Inline;
 use crate::slot::Slot;
 
@@ -97,15 +97,17 @@ impl<T> AsyncResult<T> {
         }
     }
 
-    fn wait_until(&self, deadline: Option<Instant>) -> Result<(), TaskError> {
+    /// Waits for completion; `Ok(false)` if `deadline` passed first.
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<bool, WouldDeadlock> {
         let waiter = self.slot.waiter();
-        blocking::block_on(self.pool, deadline, |cx| {
+        let waited = blocking::block_on_until(self.pool, deadline, |cx| {
             let polled = waiter.poll_complete(cx);
             if polled.is_pending() {
                 self.note_pending();
             }
             polled
-        })
+        })?;
+        Ok(waited.is_some())
     }
 
     /// Blocks until the result is ready and takes it (Python's `get()`).
@@ -139,8 +141,8 @@ impl<T> AsyncResult<T> {
     /// assert_eq!(r.get()?, 42);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get(&mut self) -> Result<T, TaskError> {
-        blocking::block_on(self.pool, None, |cx| self.poll_outcome(cx))?
+    pub fn get(&mut self) -> Result<T, WaitError> {
+        Ok(blocking::block_on(self.pool, |cx| self.poll_outcome(cx))??)
     }
 
     /// Like [`get`](AsyncResult::get), but gives up after `timeout` (Python's
@@ -169,9 +171,12 @@ impl<T> AsyncResult<T> {
     /// assert_eq!(r.get_timeout(Duration::MAX)?, 1); // MAX: no deadline
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, TaskError> {
+    pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, TimeoutError> {
         let deadline = blocking::deadline(timeout);
-        blocking::block_on(self.pool, deadline, |cx| self.poll_outcome(cx))?
+        match blocking::block_on_until(self.pool, deadline, |cx| self.poll_outcome(cx))? {
+            Some(outcome) => Ok(outcome?),
+            None => Err(TimeoutError::TimedOut),
+        }
     }
 
     /// Blocks until the result is ready, without taking it (Python's
@@ -192,8 +197,8 @@ impl<T> AsyncResult<T> {
     /// assert!(r.ready());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn wait(&self) -> Result<(), TaskError> {
-        self.wait_until(None)
+    pub fn wait(&self) -> Result<(), WouldDeadlock> {
+        self.wait_until(None).map(drop)
     }
 
     /// Like [`wait`](AsyncResult::wait), but gives up after `timeout`
@@ -218,7 +223,7 @@ impl<T> AsyncResult<T> {
     /// assert!(r.ready());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), TaskError> {
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, WouldDeadlock> {
         self.wait_until(blocking::deadline(timeout))
     }
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use crate::callbacks::Callbacks;
-use crate::error::TaskError;
+use crate::error::{Cancellation, TaskError};
 use crate::sync::{self, AtomicBool, Mutex, MutexGuard, Ordering};
 
 pub(crate) struct Slot<T> {
@@ -168,11 +168,20 @@ impl<T> Drop for Waiter<'_, T> {
 /// uncompleted resolves the slot as cancelled.
 pub(crate) struct Completer<T> {
     slot: Option<Arc<Slot<T>>>,
+    /// The submission's id, for the errors made here.
+    id: u64,
 }
 
 impl<T> Completer<T> {
-    pub(crate) fn new(slot: Arc<Slot<T>>) -> Self {
-        Completer { slot: Some(slot) }
+    pub(crate) fn new(slot: Arc<Slot<T>>, id: u64) -> Self {
+        Completer {
+            slot: Some(slot),
+            id,
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     pub(crate) fn slot(&self) -> &Slot<T> {
@@ -189,7 +198,7 @@ impl<T> Completer<T> {
 impl<T> Drop for Completer<T> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            slot.complete(Err(TaskError::cancelled()));
+            slot.complete(Err(TaskError::cancelled(self.id, Cancellation::Abandoned)));
         }
     }
 }
@@ -203,20 +212,28 @@ pub(crate) struct Finisher<T> {
 }
 
 impl<T> Finisher<T> {
-    pub(crate) fn new(completer: Completer<T>, callbacks: Option<Callbacks<T>>) -> Self {
-        Finisher {
-            completer,
+    /// A new slot for submission `id`, and the finisher that delivers to it.
+    pub(crate) fn pair(id: u64, callbacks: Option<Callbacks<T>>) -> (Arc<Slot<T>>, Self) {
+        let slot = Slot::new();
+        let finisher = Finisher {
+            completer: Completer::new(slot.clone(), id),
             callbacks,
-        }
+        };
+        (slot, finisher)
     }
 
     pub(crate) fn slot(&self) -> &Slot<T> {
         self.completer.slot()
     }
 
+    /// The submission's id.
+    pub(crate) fn id(&self) -> u64 {
+        self.completer.id()
+    }
+
     pub(crate) fn finish(self, outcome: Result<T, TaskError>) {
         let outcome = match self.callbacks {
-            Some(callbacks) => callbacks.run(outcome),
+            Some(callbacks) => callbacks.run(outcome, self.completer.id()),
             None => outcome,
         };
         self.completer.complete(outcome);
@@ -231,7 +248,7 @@ mod tests {
     #[test]
     fn dropped_completer_cancels() {
         let slot = Slot::<u8>::new();
-        drop(Completer::new(slot.clone()));
+        drop(Completer::new(slot.clone(), 0));
         let mut cx = Context::from_waker(noop_waker_ref());
         match slot.poll_take(&mut cx) {
             Poll::Ready(Some(Err(e))) => assert!(e.is_cancelled()),
@@ -245,7 +262,7 @@ mod tests {
         let slot = Slot::new();
         let mut cx = Context::from_waker(noop_waker_ref());
         assert!(slot.poll_take(&mut cx).is_pending());
-        Completer::new(slot.clone()).complete(Ok(3));
+        Completer::new(slot.clone(), 0).complete(Ok(3));
         assert_eq!(slot.peek_ok(), Some(true));
         assert!(matches!(slot.poll_take(&mut cx), Poll::Ready(Some(Ok(3)))));
         assert!(slot.is_complete());

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use common::{Counter, occupy, on_tokio, within};
-use corepool::{Callbacks, ErrorKind, Pool};
+use corepool::{Callbacks, Cancellation, Pool, TaskErrorKind, TimeoutError};
 
 #[test]
 fn apply_returns_the_value_and_runs_on_a_worker_thread() {
@@ -59,7 +59,7 @@ fn get_timeout_loses_nothing() {
         });
         for _ in 0..3 {
             let err = r.get_timeout(Duration::from_millis(5)).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::TimedOut);
+            assert!(matches!(err, TimeoutError::TimedOut), "{err:?}");
             assert!(!r.ready());
             assert_eq!(r.successful(), None);
         }
@@ -80,11 +80,7 @@ fn wait_timeout_then_await_gets_the_value() {
             go_rx.recv().unwrap();
             5
         });
-        assert!(
-            r.wait_timeout(Duration::from_millis(5))
-                .unwrap_err()
-                .is_timeout()
-        );
+        assert!(!r.wait_timeout(Duration::from_millis(5)).unwrap(), "not ready yet");
         go_tx.send(()).unwrap();
         assert_eq!(r.await.unwrap(), 5);
     });
@@ -195,7 +191,7 @@ fn error_callback_gets_the_panic() {
         assert!(err.is_panic());
         assert_eq!(
             rx.recv().unwrap(),
-            (ErrorKind::Panicked, Some("kaput".to_owned()))
+            (TaskErrorKind::Panicked, Some("kaput".to_owned()))
         );
         assert_eq!(ok_calls.get(), 0);
     });
@@ -212,7 +208,8 @@ fn panicking_callback_is_reported_and_breaks_nothing() {
             .apply_async_with(move || d.tracked(), cb)
             .get()
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::CallbackPanicked);
+        let err = err.into_task_error().unwrap();
+        assert_eq!(err.kind(), TaskErrorKind::CallbackPanicked);
         assert_eq!(err.panic_message(), Some("callback bug"));
         assert_eq!(value_drops.get(), 1, "the value is dropped once");
         // gh-83371: a panicking callback must not hang the pool.
@@ -251,10 +248,12 @@ fn error_callback_hears_of_a_closed_pool() {
         let (tx, rx) = mpsc::channel();
         let mut r = pool.apply_async_with(
             || 1,
-            Callbacks::new().on_error(move |e| tx.send(e.kind()).unwrap()),
+            Callbacks::new().on_error(move |e| tx.send(e.cancellation()).unwrap()),
         );
-        assert_eq!(r.get().unwrap_err().kind(), ErrorKind::Closed);
-        assert_eq!(rx.recv().unwrap(), ErrorKind::Closed);
+        let err = r.get().unwrap_err();
+        assert!(err.is_cancelled());
+        assert!(err.to_string().contains("pool was closed"), "{err}");
+        assert_eq!(rx.recv().unwrap(), Some(Cancellation::PoolClosed));
     });
 }
 
@@ -267,7 +266,7 @@ fn into_panic_resumes_the_original_payload() {
         let err = pool.apply(|| std::panic::panic_any(Custom(3))).unwrap_err();
         assert_eq!(err.panic_message(), None);
         assert_eq!(
-            err.into_panic().downcast::<Custom>().unwrap(),
+            err.into_task_error().unwrap().into_panic().downcast::<Custom>().unwrap(),
             Box::new(Custom(3))
         );
     });

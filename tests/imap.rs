@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use common::{Counter, occupy, on_tokio, within};
-use corepool::{ErrorKind, Pool};
+use corepool::{Cancellation, Pool, TaskErrorKind, TimeoutError};
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 
 /// An endless input that counts how many items were pulled.
@@ -210,7 +210,7 @@ fn an_input_panic_ends_the_stream_after_the_results_before_it() {
                 assert_eq!(*r.as_ref().unwrap(), i as u32 * 2);
             }
             let err = out[5].as_ref().unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InputPanicked);
+            assert_eq!(err.kind(), TaskErrorKind::InputPanicked);
             assert_eq!(err.panic_message(), Some("input broke"));
             assert_eq!(err.index(), Some(5));
         }
@@ -218,7 +218,7 @@ fn an_input_panic_ends_the_stream_after_the_results_before_it() {
         assert_eq!(unordered.len(), 6);
         assert_eq!(
             unordered.last().unwrap().as_ref().unwrap_err().kind(),
-            ErrorKind::InputPanicked
+            TaskErrorKind::InputPanicked
         );
     });
 }
@@ -247,12 +247,10 @@ fn dropping_the_stream_cancels_chunks_that_have_not_started() {
             )
             .buffersize(5)
             .into_blocking_iter();
-        assert!(
-            it.next_timeout(Duration::from_millis(1))
-                .unwrap()
-                .unwrap_err()
-                .is_timeout()
-        );
+        assert!(matches!(
+            it.next_timeout(Duration::from_millis(1)),
+            Some(Err(TimeoutError::TimedOut))
+        ));
         started_rx.recv().unwrap();
         drop(it);
         let pulled_at_drop = pulled.load(Ordering::SeqCst);
@@ -335,13 +333,13 @@ fn size_hint_tracks_what_is_left() {
 }
 
 #[test]
-fn zero_chunksize_or_buffersize_is_an_error() {
-    on_tokio(|| async {
+fn zero_chunksize_or_buffersize_is_rejected_where_it_is_set() {
+    within(|| {
         let pool = Pool::new(1).unwrap();
         let ran = Counter::new();
         let r = ran.clone();
-        let out: Vec<_> = pool
-            .imap(
+        let set = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.imap(
                 move |x: u8| {
                     r.bump();
                     x
@@ -349,27 +347,16 @@ fn zero_chunksize_or_buffersize_is_an_error() {
                 0..5,
             )
             .chunksize(0)
-            .collect()
-            .await;
-        assert_eq!(out.len(), 1);
-        assert_eq!(
-            out[0].as_ref().unwrap_err().kind(),
-            ErrorKind::InvalidArgument
-        );
-        let out: Vec<_> = pool
-            .imap_unordered(|x: u8| x, 0..5)
-            .buffersize(0)
-            .collect()
-            .await;
-        assert_eq!(out.len(), 1);
-        assert!(
-            out[0]
-                .as_ref()
-                .unwrap_err()
-                .to_string()
-                .contains("buffersize")
-        );
-        assert_eq!(ran.get(), 0);
+        }));
+        let message = *set.unwrap_err().downcast::<&str>().unwrap();
+        assert_eq!(message, "chunksize must be at least 1");
+        let set = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.imap_unordered(|x: u8| x, 0..5).buffersize(0)
+        }));
+        let message = *set.unwrap_err().downcast::<&str>().unwrap();
+        assert_eq!(message, "buffersize must be at least 1");
+        assert_eq!(ran.get(), 0, "nothing was submitted");
+        assert_eq!(pool.apply(|| 1).unwrap(), 1, "the pool is unharmed");
     });
 }
 
@@ -415,7 +402,7 @@ fn a_panicking_input_stream_ends_the_stream() {
         assert_eq!(out.len(), 3);
         assert_eq!(
             out[2].as_ref().unwrap_err().kind(),
-            ErrorKind::InputPanicked
+            TaskErrorKind::InputPanicked
         );
     });
 }
@@ -438,12 +425,10 @@ fn blocking_iter_with_next_timeout_loses_nothing() {
             )
             .into_blocking_iter();
         for _ in 0..3 {
-            assert!(
-                it.next_timeout(Duration::from_millis(2))
-                    .unwrap()
-                    .unwrap_err()
-                    .is_timeout()
-            );
+            assert!(matches!(
+                it.next_timeout(Duration::from_millis(2)),
+                Some(Err(TimeoutError::TimedOut))
+            ));
         }
         go_tx.send(()).unwrap();
         let rest: Vec<u32> = it.map(Result::unwrap).collect();
@@ -492,7 +477,7 @@ fn a_closed_pool_ends_an_endless_imap() {
         // error, and the stream ends instead of pulling forever.
         let rest: Vec<_> = s.collect().await;
         let last = rest.last().unwrap().as_ref().unwrap_err();
-        assert_eq!(last.kind(), ErrorKind::Closed);
+        assert_eq!(last.cancellation(), Some(Cancellation::PoolClosed));
         // The default window at chunksize 1 is 64 items per worker.
         let window = 64 * pool.workers();
         assert!(

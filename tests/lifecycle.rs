@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{Counter, occupy, on_tokio, within};
-use corepool::{ErrorKind, Pool};
+use corepool::{Cancellation, Pool};
 
 #[test]
 fn zero_workers_is_a_build_error() {
@@ -72,19 +72,14 @@ fn submissions_after_close_get_a_clear_error() {
         assert!(pool.is_closed());
         let ran = Counter::new();
         let r = ran.clone();
+        let closed = Some(Cancellation::PoolClosed);
         let err = pool.apply(move || r.bump()).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Closed);
+        assert_eq!(err.task_error().unwrap().cancellation(), closed);
         assert!(err.to_string().contains("closed"), "{err}");
-        assert_eq!(
-            pool.map(|x: u8| x, [1]).unwrap_err().kind(),
-            ErrorKind::Closed
-        );
-        assert_eq!(
-            pool.starmap(|a: u8, b: u8| a + b, [(1, 2)])
-                .unwrap_err()
-                .kind(),
-            ErrorKind::Closed
-        );
+        let err = pool.map(|x: u8| x, [1]).unwrap_err();
+        assert_eq!(err.task_error().unwrap().cancellation(), closed);
+        let err = pool.starmap(|a: u8, b: u8| a + b, [(1, 2)]).unwrap_err();
+        assert_eq!(err.task_error().unwrap().cancellation(), closed);
         assert_eq!(ran.get(), 0);
     });
 }
@@ -108,7 +103,7 @@ fn join_before_close_is_an_error() {
     within(|| {
         let pool = Pool::new(1).unwrap();
         let err = pool.join().unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::NotClosed);
+        assert!(err.is_not_closed());
         assert!(err.to_string().contains("before close"), "{err}");
         // The pool is still usable.
         assert_eq!(pool.apply(|| 3).unwrap(), 3);
@@ -151,7 +146,8 @@ fn terminate_cancels_queued_work_and_lets_running_work_finish() {
         assert_eq!(running.get().unwrap(), "finished");
         pool.join().unwrap();
         assert_eq!(ran.get(), 0);
-        assert_eq!(pool.apply(|| 1).unwrap_err().kind(), ErrorKind::Closed);
+        let err = pool.apply(|| 1).unwrap_err();
+        assert_eq!(err.task_error().unwrap().cancellation(), Some(Cancellation::PoolClosed));
         pool.terminate(); // idempotent
     });
 }
@@ -212,10 +208,7 @@ fn join_async_waits_for_queued_work() {
             })
             .detach();
         }
-        assert_eq!(
-            pool.join_async().await.unwrap_err().kind(),
-            ErrorKind::NotClosed
-        );
+        assert!(pool.join_async().await.unwrap_err().is_not_closed());
         pool.close();
         pool.join_async().await.unwrap();
         assert_eq!(done.get(), 20);
@@ -234,7 +227,7 @@ fn join_from_a_worker_is_refused() {
             })
             .unwrap()
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::WouldDeadlock);
+        assert!(err.would_deadlock().is_some(), "{err}");
         pool.join().unwrap();
     });
 }

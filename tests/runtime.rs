@@ -6,7 +6,7 @@ mod common;
 use std::sync::mpsc;
 
 use common::{Counter, on_tokio, within};
-use corepool::{ErrorKind, Pool};
+use corepool::Pool;
 
 #[test]
 fn sync_forms_inside_a_multi_thread_runtime_neither_panic_nor_starve_it() {
@@ -69,7 +69,7 @@ fn sync_forms_in_a_local_set_on_a_multi_thread_runtime_block_safely() {
                 })
                 .await
                 .unwrap();
-                Ok::<_, corepool::TaskError>((main, spawned))
+                Ok::<_, corepool::WaitError>((main, spawned))
             })
             .unwrap();
         assert_eq!((main, spawned), (2, (2, 3)));
@@ -93,7 +93,7 @@ fn sync_forms_work_on_spawn_blocking_threads_of_both_runtime_flavors() {
                 tokio::task::spawn_blocking(move || {
                     let mut r = pool.apply_async(|| 4);
                     let m = pool.map(|x: u8| x, [2])?[0];
-                    Ok::<_, corepool::TaskError>((pool.apply(|| 1)?, m, r.get()?))
+                    Ok::<_, corepool::WaitError>((pool.apply(|| 1)?, m, r.get()?))
                 })
                 .await
                 .unwrap()
@@ -113,7 +113,7 @@ fn get_refused_on_a_current_thread_runtime_keeps_the_result() {
             let pool = Pool::new(1).unwrap();
             let mut r = pool.apply_async(|| 6 * 7);
             let err = r.get().unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::WouldDeadlock);
+            assert!(err.would_deadlock().is_some(), "{err}");
             // Nothing was consumed or cancelled: the value is still there.
             assert_eq!(r.await.unwrap(), 42);
         });
@@ -132,21 +132,21 @@ fn sync_forms_inside_a_current_thread_runtime_refuse_and_submit_nothing() {
             let ran = Counter::new();
             let r = ran.clone();
             let err = pool.apply(move || r.bump()).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::WouldDeadlock);
+            assert!(err.would_deadlock().is_some(), "{err}");
             assert!(err.to_string().contains("current_thread"), "{err}");
             let r = ran.clone();
             assert_eq!(
-                pool.map(move |_: u8| r.bump(), [1, 2]).unwrap_err().kind(),
-                ErrorKind::WouldDeadlock
+                pool.map(move |_: u8| r.bump(), [1, 2]).unwrap_err().would_deadlock().is_some(),
+                true
             );
             let mut it = pool.imap(|x: u8| x, [1]).into_blocking_iter();
             assert_eq!(
-                it.next().unwrap().unwrap_err().kind(),
-                ErrorKind::WouldDeadlock
+                it.next().unwrap().unwrap_err().would_deadlock().is_some(),
+                true
             );
             assert!(it.next().is_none());
             pool.close();
-            assert_eq!(pool.join().unwrap_err().kind(), ErrorKind::WouldDeadlock);
+            assert!(pool.join().unwrap_err().would_deadlock().is_some());
             // The async forms are the way here.
             pool.join_async().await.unwrap();
             assert_eq!(ran.get(), 0);

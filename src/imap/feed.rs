@@ -9,7 +9,8 @@ use std::vec;
 
 use futures::Stream;
 
-use crate::error::{ErrorKind, TaskError};
+use crate::error::{Cancellation, TaskError};
+use crate::job::Labels;
 use crate::pool::Pool;
 use crate::result::AsyncResult;
 use crate::unwind;
@@ -46,6 +47,9 @@ pub(crate) struct Feeder<S: Stream, F> {
     input: Option<Pin<Box<S>>>,
     f: Arc<F>,
     pool: Pool,
+    /// The stream's submission id, shared by its chunks' spans and errors.
+    id: u64,
+    next_chunk: usize,
     next_index: usize,
     batch: Vec<Item<S>>,
     failure: Option<TaskError>,
@@ -58,7 +62,9 @@ impl<S: Stream, F> Feeder<S, F> {
         Feeder {
             input: Some(Box::pin(input)),
             f: Arc::new(f),
+            id: pool.registry().next_job_id(),
             pool,
+            next_chunk: 0,
             next_index: 0,
             batch: Vec::new(),
             failure: None,
@@ -78,10 +84,16 @@ where
         let offset = self.next_index;
         let len = items.len();
         self.next_index += len;
-        let f = self.f.clone();
+        let (f, id) = (self.f.clone(), self.id);
+        let labels = Labels {
+            id,
+            kind: "imap",
+            chunk: self.next_chunk,
+        };
+        self.next_chunk += 1;
         let result = self
             .pool
-            .submit_apply("imap", move || run_chunk(&*f, items, offset), None);
+            .submit_labeled(labels, move || run_chunk(&*f, id, items, offset), None);
         ChunkFuture {
             result,
             offset,
@@ -114,7 +126,7 @@ where
         if self.input.is_some() && self.pool.is_closed() {
             // Stop pulling: every further chunk would fail the same way.
             self.input = None;
-            self.failure = Some(TaskError::closed());
+            self.failure = Some(TaskError::cancelled(self.id, Cancellation::PoolClosed));
         }
         let Some(input) = self.input.as_mut() else {
             return self.flush(chunksize);
@@ -130,7 +142,7 @@ where
                 Ok(Poll::Pending) => break,
                 Err(payload) => {
                     self.input = None;
-                    let error = TaskError::from_payload(ErrorKind::InputPanicked, payload);
+                    let error = TaskError::input_panicked(self.id, payload);
                     self.failure = Some(error.with_index(self.next_index + self.batch.len()));
                     return self.flush(chunksize);
                 }
@@ -157,11 +169,11 @@ where
 /// the chunk goes on with the next item (`unwind::map_caught` re-arms the
 /// guard after a panic), so one failing item does not take its neighbours
 /// down.
-fn run_chunk<I, T>(f: &impl Fn(I) -> T, items: Vec<I>, offset: usize) -> Outcomes<T> {
+fn run_chunk<I, T>(f: &impl Fn(I) -> T, id: u64, items: Vec<I>, offset: usize) -> Outcomes<T> {
     let mut out = Vec::with_capacity(items.len());
     unwind::map_caught(items.into_iter(), f, |outcome| {
         let index = offset + out.len();
-        out.push(outcome.map_err(|payload| TaskError::panicked(payload).with_index(index)));
+        out.push(outcome.map_err(|payload| TaskError::panicked(id, payload).with_index(index)));
         true
     });
     out

@@ -6,16 +6,19 @@ use std::time::{Duration, Instant};
 use futures::stream::{Stream, StreamExt};
 
 use crate::blocking;
-use crate::error::TaskError;
+use crate::error::{TaskError, TimeoutError, WaitError};
 
 /// A blocking `Iterator` over an [`Imap`](crate::Imap) or
 /// [`ImapUnordered`](crate::ImapUnordered) stream: Python's
 /// `for x in pool.imap(...)`.
 ///
-/// It works on plain threads, inside a multi-thread tokio runtime, and on
-/// the pool's own workers, as the other blocking calls do. Inside a
-/// `current_thread` runtime it yields one
-/// [`WouldDeadlock`](crate::ErrorKind::WouldDeadlock) error and ends.
+/// It blocks where the other sync calls may (see the
+/// [crate docs](crate#where-blocking-calls-are-allowed)); on one of the
+/// pool's workers it runs its own stream's unstarted chunks while it waits.
+/// Each item is the stream's `Result<T, TaskError>`, as a
+/// [`WaitError`]. On the thread of a `current_thread` runtime it yields one
+/// [`WaitError::WouldDeadlock`] and ends, taking nothing from the stream
+/// ([`into_inner`](BlockingIter::into_inner) gives it back to `.await`).
 ///
 /// # Examples
 ///
@@ -38,6 +41,9 @@ pub struct BlockingIter<S> {
     done: bool,
 }
 
+/// A timed `next` ran out of time.
+struct TimedOut;
+
 impl<S, T> BlockingIter<S>
 where
     S: Stream<Item = Result<T, TaskError>> + Unpin,
@@ -51,33 +57,37 @@ where
         }
     }
 
-    fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+    /// The next item, or `Err(TimedOut)` when the deadline passed first.
+    fn next_until(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Result<T, WaitError>>, TimedOut> {
         if self.done {
-            return None;
+            return Ok(None);
         }
         let stream = &mut self.stream;
         let polled = blocking::block_on_noted(self.pool, deadline, &mut self.noted, |cx| {
             stream.poll_next_unpin(cx)
         });
         match polled {
-            Ok(Some(item)) => Some(item),
-            Ok(None) => {
+            Ok(Some(Some(item))) => Ok(Some(item.map_err(WaitError::Task))),
+            Ok(Some(None)) => {
                 self.done = true;
-                None
+                Ok(None)
             }
-            Err(e) if e.is_timeout() => Some(Err(e)),
-            Err(e) => {
+            Ok(None) => Err(TimedOut),
+            Err(refused) => {
                 self.done = true;
-                Some(Err(e))
+                Ok(Some(Err(WaitError::WouldDeadlock(refused))))
             }
         }
     }
 
     /// Like `next`, but gives up after `timeout` (Python's
-    /// `next(timeout)`): `Some(Err(e))` with
-    /// [`e.is_timeout()`](TaskError::is_timeout). Nothing is lost; the next
-    /// call picks up where this one stopped. `Duration::MAX` means no
-    /// deadline.
+    /// `next(timeout)`): `Some(Err(TimeoutError::TimedOut))`. Nothing is
+    /// lost; the next call picks up where this one stopped. `Duration::MAX`
+    /// means no deadline. On one of the pool's workers a timed wait runs no
+    /// chunk itself, so the deadline is kept.
     ///
     /// # Examples
     ///
@@ -97,8 +107,11 @@ where
     /// assert!(it.next().is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
-        self.next_until(blocking::deadline(timeout))
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<T, TimeoutError>> {
+        match self.next_until(blocking::deadline(timeout)) {
+            Ok(item) => item.map(|item| item.map_err(TimeoutError::from)),
+            Err(TimedOut) => Some(Err(TimeoutError::TimedOut)),
+        }
     }
 
     /// The stream underneath, to await it instead.
@@ -124,10 +137,11 @@ impl<S, T> Iterator for BlockingIter<S>
 where
     S: Stream<Item = Result<T, TaskError>> + Unpin,
 {
-    type Item = Result<T, TaskError>;
+    type Item = Result<T, WaitError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_until(None)
+            .unwrap_or_else(|TimedOut| unreachable!("no deadline"))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -141,9 +155,16 @@ where
 
 impl<S: fmt::Debug> fmt::Debug for BlockingIter<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let BlockingIter {
+            stream,
+            pool: _,
+            noted,
+            done,
+        } = self;
         f.debug_struct("BlockingIter")
-            .field("stream", &self.stream)
-            .field("done", &self.done)
+            .field("stream", stream)
+            .field("noted", noted)
+            .field("done", done)
             .finish()
     }
 }

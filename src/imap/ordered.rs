@@ -3,7 +3,6 @@
 use futures::stream::FuturesOrdered;
 
 use super::feed::ChunkFuture;
-use super::iter::BlockingIter;
 use super::window::{self, Window};
 
 /// The stream returned by [`Pool::imap`](crate::Pool::imap) and
@@ -47,62 +46,6 @@ impl<T> Imap<T> {
     pub(crate) fn new(window: Window<T, FuturesOrdered<ChunkFuture<T>>>) -> Self {
         Imap { window }
     }
-
-    /// Items per job (Python's `chunksize`). Defaults to 1. Larger chunks
-    /// cost less overhead per item; the window then holds
-    /// `buffersize × chunksize` items. 0 makes the stream yield one
-    /// [`InvalidArgument`](crate::ErrorKind::InvalidArgument) error and end.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = corepool::Pool::new(2)?;
-    /// let v: Result<Vec<u8>, _> = pool.imap(|x: u8| x, 0..5).chunksize(2).into_blocking_iter().collect();
-    /// assert_eq!(v?, [0, 1, 2, 3, 4]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn chunksize(mut self, chunksize: usize) -> Self {
-        self.window.set_chunksize(chunksize);
-        self
-    }
-
-    /// The most chunks in flight or waiting to be yielded (Python's
-    /// `buffersize`). Defaults to enough chunks for 64 items per worker, and
-    /// at least 4 chunks per worker (128 chunks of 1 item on 2 workers; 8
-    /// chunks of 64 items). 0 makes the stream
-    /// yield one [`InvalidArgument`](crate::ErrorKind::InvalidArgument) error
-    /// and end.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = corepool::Pool::new(2)?;
-    /// let mut it = pool.imap(|x: u32| x + 1, 0..).buffersize(1).into_blocking_iter();
-    /// assert_eq!(it.next().transpose()?, Some(1)); // endless input, one chunk in flight
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn buffersize(mut self, buffersize: usize) -> Self {
-        self.window.set_buffersize(buffersize);
-        self
-    }
-
-    /// A blocking `Iterator` over the stream, for sync code (Python's
-    /// `for x in pool.imap(...)`), with a
-    /// [`next_timeout`](BlockingIter::next_timeout).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = corepool::Pool::new(2)?;
-    /// for (i, r) in pool.imap(|s: &str| s.len(), ["a", "bb"]).into_blocking_iter().enumerate() {
-    ///     assert_eq!(r?, i + 1);
-    /// }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_blocking_iter(self) -> BlockingIter<Self> {
-        let pool = self.window.pool_id();
-        BlockingIter::new(self, pool)
-    }
 }
 
-window::window_stream!(Imap);
+window::window_stream!(Imap, "imap");

@@ -3,7 +3,6 @@
 use futures::stream::FuturesUnordered;
 
 use super::feed::ChunkFuture;
-use super::iter::BlockingIter;
 use super::window::{self, Window};
 
 /// The stream returned by [`Pool::imap_unordered`](crate::Pool::imap_unordered)
@@ -49,66 +48,6 @@ impl<T> ImapUnordered<T> {
     pub(crate) fn new(window: Window<T, FuturesUnordered<ChunkFuture<T>>>) -> Self {
         ImapUnordered { window }
     }
-
-    /// Items per job. Defaults to 1; 0 makes the stream yield one
-    /// [`InvalidArgument`](crate::ErrorKind::InvalidArgument) error and end.
-    /// See [`Imap::chunksize`](crate::Imap::chunksize).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = corepool::Pool::new(2)?;
-    /// let mut v: Vec<u8> = pool
-    ///     .imap_unordered(|x: u8| x, 0..6)
-    ///     .chunksize(3)
-    ///     .into_blocking_iter()
-    ///     .collect::<Result<_, _>>()?;
-    /// v.sort();
-    /// assert_eq!(v, [0, 1, 2, 3, 4, 5]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn chunksize(mut self, chunksize: usize) -> Self {
-        self.window.set_chunksize(chunksize);
-        self
-    }
-
-    /// The most chunks in flight. Defaults to enough chunks for 64 items per
-    /// worker, and at least 4 chunks per worker; 0 makes
-    /// the stream yield one error and end. See
-    /// [`Imap::buffersize`](crate::Imap::buffersize).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = corepool::Pool::new(2)?;
-    /// let n = pool.imap_unordered(|x: u8| x, 0..10).buffersize(2).into_blocking_iter().count();
-    /// assert_eq!(n, 10);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn buffersize(mut self, buffersize: usize) -> Self {
-        self.window.set_buffersize(buffersize);
-        self
-    }
-
-    /// A blocking `Iterator` over the stream, for sync code. See
-    /// [`BlockingIter`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = corepool::Pool::new(2)?;
-    /// let total: u32 = pool
-    ///     .imap_unordered(|x: u32| x * 2, 1..=3)
-    ///     .into_blocking_iter()
-    ///     .map(Result::unwrap)
-    ///     .sum();
-    /// assert_eq!(total, 12);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_blocking_iter(self) -> BlockingIter<Self> {
-        let pool = self.window.pool_id();
-        BlockingIter::new(self, pool)
-    }
 }
 
-window::window_stream!(ImapUnordered);
+window::window_stream!(ImapUnordered, "imap_unordered");

@@ -94,11 +94,15 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
             .unwrap_or_else(|| default_buffersize(self.chunksize, self.workers))
     }
 
+    #[track_caller]
     pub(crate) fn set_chunksize(&mut self, chunksize: usize) {
+        assert!(chunksize > 0, "chunksize must be at least 1");
         self.chunksize = chunksize;
     }
 
+    #[track_caller]
     pub(crate) fn set_buffersize(&mut self, buffersize: usize) {
+        assert!(buffersize > 0, "buffersize must be at least 1");
         self.buffersize = Some(buffersize);
     }
 
@@ -108,16 +112,6 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
 
     pub(crate) fn is_finished(&self) -> bool {
         self.finished
-    }
-
-    fn check_arguments(&self) -> Result<(), TaskError> {
-        if self.chunksize == 0 {
-            return Err(TaskError::invalid_argument("chunksize must be at least 1"));
-        }
-        if self.buffersize == Some(0) {
-            return Err(TaskError::invalid_argument("buffersize must be at least 1"));
-        }
-        Ok(())
     }
 
     /// Submits chunks while the window has room and the input has items.
@@ -144,10 +138,6 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
         if self.finished {
             return Poll::Ready(None);
         }
-        if let Err(error) = self.check_arguments() {
-            self.finished = true;
-            return Poll::Ready(Some(Err(error)));
-        }
         loop {
             // Keep the workers busy before handing out what is ready.
             self.refill(cx);
@@ -170,13 +160,22 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
         }
     }
 
+    /// The fields a stream's `Debug` shows.
+    pub(crate) fn debug_fields(&self, d: &mut std::fmt::DebugStruct<'_, '_>) {
+        d.field("chunksize", &self.chunksize)
+            .field("buffersize", &self.buffersize())
+            .field("chunks_in_flight", &self.queue.in_queue())
+            .field("items_in_flight", &self.in_flight)
+            .field("finished", &self.finished);
+    }
+
     pub(crate) fn size_hint(&self) -> (usize, Option<usize>) {
         if self.finished {
             return (0, Some(0));
         }
         let ready = self.current.len() + self.in_flight;
         let (low, high) = self.feed.size_hint();
-        let extra = usize::from(self.deferred.is_some() || self.check_arguments().is_err());
+        let extra = usize::from(self.deferred.is_some());
         (
             ready.saturating_add(low),
             high.and_then(|h| h.checked_add(ready + extra)),
@@ -184,10 +183,85 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
     }
 }
 
-/// The trait impls `Imap` and `ImapUnordered` share: both are a `Window`
-/// behind a field named `window`.
+/// What `Imap` and `ImapUnordered` share: both are a `Window` behind a field
+/// named `window`, with the same settings and trait impls. `$pool_method`
+/// names the method that makes the stream, for the examples.
 macro_rules! window_stream {
-    ($name:ident) => {
+    ($name:ident, $pool_method:literal) => {
+        impl<T> $name<T> {
+            #[doc = concat!("Items per job (Python's `chunksize`). Defaults to 1. Larger chunks
+cost less overhead per item; the window then holds `buffersize × chunksize`
+items.
+
+# Panics
+
+If `chunksize` is 0 (rejected where it is set, as `slice::chunks(0)` does).
+
+# Examples
+
+```
+let pool = corepool::Pool::new(2)?;
+let mut v: Vec<u8> = pool
+    .", $pool_method, "(|x: u8| x, 0..6)
+    .chunksize(3)
+    .into_blocking_iter()
+    .collect::<Result<_, _>>()?;
+v.sort();
+assert_eq!(v, [0, 1, 2, 3, 4, 5]);
+# Ok::<(), Box<dyn std::error::Error>>(())
+```")]
+            #[track_caller]
+            pub fn chunksize(mut self, chunksize: usize) -> Self {
+                self.window.set_chunksize(chunksize);
+                self
+            }
+
+            #[doc = concat!("The most chunks in flight or waiting to be yielded (Python's
+`buffersize`). Defaults to enough chunks for 64 items per worker, and at
+least 4 chunks per worker (128 chunks of 1 item on 2 workers; 8 chunks of 64
+items).
+
+# Panics
+
+If `buffersize` is 0.
+
+# Examples
+
+```
+let pool = corepool::Pool::new(2)?;
+let mut it = pool.", $pool_method, "(|x: u32| x + 1, 0..).buffersize(1).into_blocking_iter();
+assert_eq!(it.next().transpose()?, Some(1)); // endless input, one chunk in flight
+# Ok::<(), Box<dyn std::error::Error>>(())
+```")]
+            #[track_caller]
+            pub fn buffersize(mut self, buffersize: usize) -> Self {
+                self.window.set_buffersize(buffersize);
+                self
+            }
+
+            #[doc = concat!("A blocking `Iterator` over the stream, for sync code (Python's
+`for x in pool.imap(...)`), with a
+[`next_timeout`](crate::BlockingIter::next_timeout). See
+[`BlockingIter`](crate::BlockingIter) for where it may block.
+
+# Examples
+
+```
+let pool = corepool::Pool::new(2)?;
+let total: u32 = pool
+    .", $pool_method, "(|x: u32| x * 2, 1..=3)
+    .into_blocking_iter()
+    .map(Result::unwrap)
+    .sum();
+assert_eq!(total, 12);
+# Ok::<(), Box<dyn std::error::Error>>(())
+```")]
+            pub fn into_blocking_iter(self) -> crate::BlockingIter<Self> {
+                let pool = self.window.pool_id();
+                crate::BlockingIter::new(self, pool)
+            }
+        }
+
         impl<T> futures::Stream for $name<T> {
             type Item = Result<T, crate::error::TaskError>;
 
@@ -214,7 +288,9 @@ macro_rules! window_stream {
 
         impl<T> std::fmt::Debug for $name<T> {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+                let mut d = f.debug_struct(stringify!($name));
+                self.window.debug_fields(&mut d);
+                d.finish()
             }
         }
     };

@@ -206,13 +206,12 @@ impl<T: Send + 'static> Inline for Assembler<T> {
 #[cfg(all(test, not(corepool_loom)))]
 mod tests {
     use super::*;
-    use crate::slot::Completer;
+    use crate::error::Cancellation;
     use futures::task::noop_waker_ref;
     use std::task::{Context, Poll};
 
     fn assembler() -> (Arc<Slot<Vec<i32>>>, Assembler<i32>) {
-        let slot = Slot::new();
-        let finisher = Finisher::new(Completer::new(slot.clone()), None);
+        let (slot, finisher) = Finisher::pair(0, None);
         (slot.clone(), Assembler::new(slot, finisher))
     }
 
@@ -258,7 +257,7 @@ mod tests {
     fn the_first_failure_wins() {
         let (slot, map) = assembler();
         map.chunk_done(0, vec![1]);
-        map.fail(TaskError::cancelled());
+        map.fail(TaskError::cancelled(0, Cancellation::Abandoned));
         map.chunk_done(1, vec![2]);
         map.seal(2, 2);
         assert!(outcome(&slot).unwrap().unwrap_err().is_cancelled());

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::assemble::Assembler;
-use crate::error::TaskError;
+use crate::error::{Cancellation, TaskError};
 use crate::job::{Labels, Task};
 use crate::unwind;
 
@@ -69,7 +69,8 @@ where
         });
         match run {
             Err(payload) => {
-                let error = TaskError::panicked(payload).with_index(self.offset + done);
+                let error =
+                    TaskError::panicked(self.labels.id, payload).with_index(self.offset + done);
                 drop((values, items));
                 map.fail(error);
             }
@@ -79,10 +80,10 @@ where
         true
     }
 
-    fn reject(&self, error: TaskError) {
+    fn reject(&self, why: Cancellation) {
         if let Some(items) = self.claim() {
             drop(items);
-            self.map.fail(error);
+            self.map.fail(TaskError::cancelled(self.labels.id, why));
         }
     }
 }
@@ -97,7 +98,8 @@ impl<I, T, F> Drop for ChunkTask<I, T, F> {
             .take();
         if let Some(items) = items {
             drop(items);
-            self.map.fail(TaskError::cancelled());
+            self.map
+                .fail(TaskError::cancelled(self.labels.id, Cancellation::Abandoned));
         }
     }
 }

@@ -17,11 +17,11 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::args::TupleFn;
 use crate::blocking;
-use crate::error::TaskError;
+use crate::error::{Cancellation, TaskError, WaitError};
 use crate::job::{Labels, Task};
 use crate::pool::Pool;
 use crate::result::AsyncResult;
-use crate::slot::{Completer, Finisher, Slot};
+use crate::slot::Finisher;
 pub(crate) use assemble::Assembler;
 use chunk::ChunkTask;
 pub use options::MapOptions;
@@ -51,7 +51,7 @@ impl Pool {
     /// assert!(pool.map(|x: u8| x, Vec::new())?.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn map<I, T, F>(&self, f: F, items: I) -> Result<Vec<T>, TaskError>
+    pub fn map<I, T, F>(&self, f: F, items: I) -> Result<Vec<T>, WaitError>
     where
         I: IntoIterator,
         I::Item: Send + 'static,
@@ -82,7 +82,7 @@ impl Pool {
         f: F,
         items: I,
         options: MapOptions<T>,
-    ) -> Result<Vec<T>, TaskError>
+    ) -> Result<Vec<T>, WaitError>
     where
         I: IntoIterator,
         I::Item: Send + 'static,
@@ -150,18 +150,12 @@ impl Pool {
             chunksize,
             callbacks,
         } = options;
-        let slot = Slot::new();
         let detached = !callbacks.is_empty();
-        let finisher = Finisher::new(Completer::new(slot.clone()), Some(callbacks));
         let registry = self.registry();
-        if chunksize == Some(0) {
-            finisher.finish(Err(TaskError::invalid_argument(
-                "chunksize must be at least 1",
-            )));
-            return AsyncResult::new(slot, self.id(), detached, None);
-        }
+        let id = registry.next_job_id();
+        let (slot, finisher) = Finisher::pair(id, Some(callbacks));
         if registry.is_closed() {
-            finisher.finish(Err(TaskError::closed()));
+            finisher.finish(Err(TaskError::cancelled(id, Cancellation::PoolClosed)));
             return AsyncResult::new(slot, self.id(), detached, None);
         }
         let map = Arc::new(Assembler::new(slot.clone(), finisher));
@@ -169,7 +163,6 @@ impl Pool {
         let mut items = input::Input::new(items.into_iter());
         let chunksize = chunksize.unwrap_or_else(|| default_chunksize(items.len(), self.workers()));
         let f = Arc::new(f);
-        let id = registry.next_job_id();
         let (mut chunks, mut offset) = (0, 0);
         loop {
             let batch = items.pull(chunksize);
@@ -216,7 +209,7 @@ impl Pool {
     /// assert_eq!(pool.starmap(|a, b| a * b, pairs)?, [2, 12, 30]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn starmap<I, F>(&self, f: F, items: I) -> Result<Vec<F::Output>, TaskError>
+    pub fn starmap<I, F>(&self, f: F, items: I) -> Result<Vec<F::Output>, WaitError>
     where
         I: IntoIterator,
         I::Item: Send + 'static,
@@ -246,7 +239,7 @@ impl Pool {
         f: F,
         items: I,
         options: MapOptions<F::Output>,
-    ) -> Result<Vec<F::Output>, TaskError>
+    ) -> Result<Vec<F::Output>, WaitError>
     where
         I: IntoIterator,
         I::Item: Send + 'static,

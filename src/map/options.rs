@@ -45,23 +45,27 @@ impl<T> MapOptions<T> {
     }
 
     /// Items per job. Larger chunks cost less overhead; smaller ones balance
-    /// uneven work better. 0 is an error
-    /// ([`InvalidArgument`](crate::ErrorKind::InvalidArgument)), not
-    /// Python's silent list of `None`s.
+    /// uneven work better.
+    ///
+    /// # Panics
+    ///
+    /// If `chunksize` is 0: where Python silently returns a list of `None`s,
+    /// corepool rejects it where it is set, as `slice::chunks(0)` does.
     ///
     /// # Examples
     ///
     /// ```
-    /// use corepool::{ErrorKind, MapOptions, Pool};
+    /// use corepool::{MapOptions, Pool};
     ///
     /// let pool = Pool::new(2)?;
     /// assert_eq!(pool.map_with(|x: u8| x, 0..5, MapOptions::new().chunksize(2))?, [0, 1, 2, 3, 4]);
-    /// let err = pool.map_with(|x: u8| x, 0..5, MapOptions::new().chunksize(0)).unwrap_err();
-    /// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    /// assert!(std::panic::catch_unwind(|| MapOptions::<u8>::new().chunksize(0)).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
+    #[track_caller]
     pub fn chunksize(mut self, chunksize: usize) -> Self {
+        assert!(chunksize > 0, "chunksize must be at least 1");
         self.chunksize = Some(chunksize);
         self
     }

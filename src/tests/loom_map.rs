@@ -6,14 +6,13 @@ use std::future::poll_fn;
 use loom::thread;
 
 use super::{Drops, Tracked};
-use crate::error::TaskError;
+use crate::error::{Cancellation, TaskError};
 use crate::map::Assembler;
-use crate::slot::{Completer, Finisher, Slot};
+use crate::slot::{Finisher, Slot};
 use std::sync::Arc;
 
 fn assembler() -> (Arc<Slot<Vec<Tracked>>>, Arc<Assembler<Tracked>>) {
-    let slot = Slot::new();
-    let finisher = Finisher::new(Completer::new(slot.clone()), None);
+    let (slot, finisher) = Finisher::pair(0, None);
     (slot.clone(), Arc::new(Assembler::new(slot, finisher)))
 }
 
@@ -53,7 +52,7 @@ fn a_failure_racing_an_append_resolves_once_and_drops_everything_once() {
         };
         let failer = {
             let map = map.clone();
-            thread::spawn(move || map.fail(TaskError::cancelled()))
+            thread::spawn(move || map.fail(TaskError::cancelled(0, Cancellation::Abandoned)))
         };
         map.chunk_done(1, vec![drops.value(1)]);
         map.seal(2, 2);

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use loom::thread;
 
+use crate::error::Cancellation;
 use crate::pool::Pool;
 use crate::registry::Registry;
 use crate::worker;
@@ -30,7 +31,7 @@ fn counted(
     }
 }
 
-fn race(stop: fn(&Registry)) -> (Result<u32, crate::ErrorKind>, usize, usize) {
+fn race(stop: fn(&Registry)) -> (Result<u32, Option<Cancellation>>, usize, usize) {
     let (runs, drops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (registry, _shutdown) = Registry::new(1);
     let pool = Pool::from_registry(registry.clone());
@@ -44,7 +45,7 @@ fn race(stop: fn(&Registry)) -> (Result<u32, crate::ErrorKind>, usize, usize) {
     };
     stop(&registry);
     let result = submitter.join().unwrap();
-    let outcome = loom::future::block_on(result).map_err(|e| e.kind());
+    let outcome = loom::future::block_on(result).map_err(|e| e.cancellation());
     w.join().unwrap(); // the queue is closed: the worker exits
     (
         outcome,
@@ -59,7 +60,7 @@ fn terminate_racing_a_submission_and_a_worker() {
         let (outcome, runs, drops) = race(Registry::terminate);
         match outcome {
             Ok(v) => assert_eq!((v, runs), (5, 1)),
-            Err(crate::ErrorKind::Cancelled | crate::ErrorKind::Closed) => assert_eq!(runs, 0),
+            Err(Some(Cancellation::Terminated | Cancellation::PoolClosed)) => assert_eq!(runs, 0),
             Err(other) => panic!("unexpected {other:?}"),
         }
         assert_eq!(drops, 1, "the closure is dropped exactly once");
@@ -72,7 +73,7 @@ fn close_racing_a_submission_never_cancels_accepted_work() {
         let (outcome, runs, drops) = race(Registry::close);
         match outcome {
             Ok(v) => assert_eq!((v, runs), (5, 1)),
-            Err(crate::ErrorKind::Closed) => assert_eq!(runs, 0),
+            Err(Some(Cancellation::PoolClosed)) => assert_eq!(runs, 0),
             Err(other) => panic!("accepted work must run after close, got {other:?}"),
         }
         assert_eq!(drops, 1, "the closure is dropped exactly once");

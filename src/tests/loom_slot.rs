@@ -12,7 +12,7 @@ use crate::slot::{Completer, Slot};
 fn completion_reaches_the_owner_and_a_waiter() {
     loom::model(|| {
         let slot = Slot::<u32>::new();
-        let completer = Completer::new(slot.clone());
+        let completer = Completer::new(slot.clone(), 0);
         let worker = thread::spawn(move || completer.complete(Ok(7)));
         let s = slot.clone();
         let waiter = thread::spawn(move || {
@@ -32,7 +32,7 @@ fn completion_reaches_the_owner_and_a_waiter() {
 fn two_waiters_are_both_woken() {
     loom::model(|| {
         let slot = Slot::<u32>::new();
-        let completer = Completer::new(slot.clone());
+        let completer = Completer::new(slot.clone(), 0);
         let waiters: Vec<_> = (0..2)
             .map(|_| {
                 let s = slot.clone();
@@ -54,7 +54,7 @@ fn two_waiters_are_both_woken() {
 fn a_dropped_completer_cancels_and_wakes() {
     loom::model(|| {
         let slot = Slot::<u32>::new();
-        let completer = Completer::new(slot.clone());
+        let completer = Completer::new(slot.clone(), 0);
         let dropper = thread::spawn(move || drop(completer));
         let outcome = loom::future::block_on(poll_fn(|cx| slot.poll_take(cx)));
         assert!(outcome.unwrap().unwrap_err().is_cancelled());
@@ -66,7 +66,7 @@ fn a_dropped_completer_cancels_and_wakes() {
 fn a_waiter_giving_up_races_completion() {
     loom::model(|| {
         let slot = Slot::<u32>::new();
-        let completer = Completer::new(slot.clone());
+        let completer = Completer::new(slot.clone(), 0);
         let s = slot.clone();
         let waiter = thread::spawn(move || {
             let waiter = s.waiter();

@@ -1,0 +1,37 @@
+//! The crate's errors, one per operation (async-channel's rule), each with a
+//! private representation (tokio's `JoinError`):
+//!
+//! | operation | error |
+//! |---|---|
+//! | awaiting a task, an `imap` item, a callback's view | [`TaskError`]: panicked or cancelled |
+//! | a sync call that waits for a task (`apply`, `map`, `get`, the blocking iterator) | [`WaitError`]: the task's error, or [`WouldDeadlock`] |
+//! | a sync call with a timeout (`get_timeout`, `next_timeout`) | [`TimeoutError`]: timed out (nothing lost), the task's error, or `WouldDeadlock` |
+//! | `wait`, `wait_timeout` | [`WouldDeadlock`] |
+//! | `join`, `join_async` | [`JoinError`] |
+//! | `PoolBuilder::build` | [`BuildError`] |
+//!
+//! Invalid arguments (a `chunksize` or `buffersize` of 0) are rejected
+//! where they are set, by a panic, as the standard library does for
+//! `slice::chunks(0)` and `Iterator::step_by(0)` (and as Python raises at
+//! the call): they are bugs in the calling code, not conditions to handle.
+
+use std::any::Any;
+
+mod build;
+mod task;
+mod wait;
+
+pub use build::BuildError;
+pub use task::{Cancellation, TaskError, TaskErrorKind};
+pub use wait::{JoinError, TimeoutError, WaitError, WouldDeadlock};
+
+/// A panic payload, as [`std::panic::catch_unwind`] returns it.
+pub(crate) type Payload = Box<dyn Any + Send + 'static>;
+
+/// The message of a panic payload, when it is a `&str` or a `String`.
+pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
