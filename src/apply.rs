@@ -105,10 +105,11 @@ impl Pool {
     ///
     /// # Errors
     ///
-    /// [`Panicked`](crate::ErrorKind::Panicked) if `f` panics (the worker
-    /// lives on); [`Closed`](crate::ErrorKind::Closed) after
-    /// [`close`](Pool::close); [`WouldDeadlock`](crate::ErrorKind::WouldDeadlock)
-    /// inside a `current_thread` tokio runtime, where `f` is not submitted.
+    /// [`WaitError::Task`] if `f` panics (the worker lives on), or with a
+    /// cancelled error after [`close`](Pool::close) or
+    /// [`terminate`](Pool::terminate); [`WaitError::WouldDeadlock`] on the
+    /// thread of a `current_thread` tokio runtime, where `f` is not
+    /// submitted.
     ///
     /// # Examples
     ///
@@ -131,8 +132,10 @@ impl Pool {
     /// (Python's `apply_async`). The work starts whether or not the result
     /// is awaited; dropping the result before the work starts cancels it.
     ///
-    /// A closed pool does not panic: the result resolves at once to an error
-    /// of kind [`Closed`](crate::ErrorKind::Closed).
+    /// A closed pool does not panic: the result resolves at once to a
+    /// cancelled [`TaskError`]
+    /// ([`Cancellation::PoolClosed`]), and the error callback, if any, runs
+    /// on this thread.
     ///
     /// # Examples
     ///

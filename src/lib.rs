@@ -98,7 +98,7 @@
 //!   wait (`get_timeout`...) there runs nothing, to keep its deadline.
 //!
 //! On the thread of a `current_thread` tokio runtime they return
-//! [`ErrorKind::WouldDeadlock`] before submitting or taking anything:
+//! [`WouldDeadlock`] before submitting or taking anything:
 //! `.await` the async form there. `join` on one of the pool's own workers
 //! is refused the same way.
 //!

@@ -157,7 +157,8 @@ impl Pool {
     /// Stops accepting work (Python's `close()`). Work already queued still
     /// runs and its results are delivered; the workers exit when the queue
     /// is empty. Later submissions resolve at once to an error of kind
-    /// [`Closed`](crate::ErrorKind::Closed). Idempotent; never blocks.
+    /// cancelled ([`Cancellation::PoolClosed`](crate::Cancellation::PoolClosed)).
+    /// Idempotent; never blocks.
     ///
     /// # Examples
     ///
@@ -166,7 +167,11 @@ impl Pool {
     /// let mut queued = pool.apply_async(|| 1);
     /// pool.close();
     /// assert_eq!(queued.get()?, 1);
-    /// assert_eq!(pool.apply(|| 2).unwrap_err().kind(), corepool::ErrorKind::Closed);
+    /// let refused = pool.apply(|| 2).unwrap_err();
+    /// assert_eq!(
+    ///     refused.task_error().unwrap().cancellation(),
+    ///     Some(corepool::Cancellation::PoolClosed)
+    /// );
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn close(&self) {
@@ -177,7 +182,7 @@ impl Pool {
     /// (Python's `terminate()`, without its hangs: CPython gh-79659).
     ///
     /// Queued jobs are dropped unrun and their results resolve at once to an
-    /// error of kind [`Cancelled`](crate::ErrorKind::Cancelled). Tasks already
+    /// cancelled error ([`Cancellation::Terminated`](crate::Cancellation::Terminated)). Tasks already
     /// running cannot be interrupted (threads are not processes): they finish
     /// and their results are delivered. Idempotent; never blocks. Follow with
     /// [`join`](Pool::join) to wait for the running tasks.
@@ -236,7 +241,7 @@ impl Pool {
     ///
     /// ```
     /// let pool = corepool::Pool::new(2)?;
-    /// assert_eq!(pool.join().unwrap_err().kind(), corepool::ErrorKind::NotClosed);
+    /// assert!(pool.join().unwrap_err().is_not_closed());
     /// pool.apply_async(|| ()).detach();
     /// pool.close();
     /// pool.join()?;
@@ -246,7 +251,8 @@ impl Pool {
         self.join_check()?;
         let registry = self.registry();
         let mut shutdown = pin!(registry.wait_shutdown());
-        blocking::block_on(self.id(), |cx| shutdown.as_mut().poll(cx)).map_err(JoinError::refused)?;
+        blocking::block_on(self.id(), |cx| shutdown.as_mut().poll(cx))
+            .map_err(JoinError::refused)?;
         registry.join_threads();
         Ok(())
     }
@@ -261,7 +267,7 @@ impl Pool {
     /// # Examples
     ///
     /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), corepool::TaskError> {
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), corepool::JoinError> {
     /// let pool = corepool::Pool::new(2).unwrap();
     /// let r = pool.apply_async(|| 5);
     /// pool.close();

@@ -120,9 +120,8 @@ impl<T> AsyncResult<T> {
     ///
     /// # Errors
     ///
-    /// The task's error (a panic, a cancellation, a closed pool...), or
-    /// [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock) on the
-    /// thread of a `current_thread` tokio runtime, where waiting would stall
+    /// [`WaitError::Task`] with the task's error (a panic, a cancellation,
+    /// a closed pool...), or [`WaitError::WouldDeadlock`] on the thread of a `current_thread` tokio runtime, where waiting would stall
     /// the runtime. That refusal takes nothing: the `AsyncResult` is still
     /// yours, the work still runs, and `.await` gets its value.
     ///
@@ -150,8 +149,8 @@ impl<T> AsyncResult<T> {
     ///
     /// # Errors
     ///
-    /// As `get`, plus [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) when
-    /// the result is not ready in time. The result is not lost: call `get`,
+    /// As `get` (as a [`TimeoutError`]), plus [`TimeoutError::TimedOut`]
+    /// when the result is not ready in time. The result is not lost: call `get`,
     /// `get_timeout` or `.await` again.
     ///
     /// # Panics
@@ -185,8 +184,7 @@ impl<T> AsyncResult<T> {
     ///
     /// # Errors
     ///
-    /// Only [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock), as
-    /// for `get`.
+    /// Only [`WouldDeadlock`], as for `get`: a failed task is still "ready".
     ///
     /// # Examples
     ///
@@ -202,12 +200,13 @@ impl<T> AsyncResult<T> {
     }
 
     /// Like [`wait`](AsyncResult::wait), but gives up after `timeout`
-    /// (Python's `wait(timeout)`); `Duration::MAX` means no deadline.
+    /// (Python's `wait(timeout)`): `Ok(true)` if the result is ready,
+    /// `Ok(false)` if the time ran out first (as `Condvar::wait_timeout`
+    /// reports it). `Duration::MAX` means no deadline.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) if the result is
-    /// not ready in time, or `WouldDeadlock` as for `get`.
+    /// Only [`WouldDeadlock`], as for `get`.
     ///
     /// # Examples
     ///
@@ -217,9 +216,9 @@ impl<T> AsyncResult<T> {
     /// let pool = corepool::Pool::new(1)?;
     /// let (go, wait_for_go) = mpsc::channel::<()>();
     /// let r = pool.apply_async(move || wait_for_go.recv().unwrap());
-    /// assert!(r.wait_timeout(Duration::ZERO).unwrap_err().is_timeout());
+    /// assert!(!r.wait_timeout(Duration::ZERO)?); // not ready yet
     /// go.send(())?;
-    /// r.wait_timeout(Duration::from_secs(10))?;
+    /// assert!(r.wait_timeout(Duration::MAX)?);
     /// assert!(r.ready());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

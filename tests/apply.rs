@@ -80,7 +80,10 @@ fn wait_timeout_then_await_gets_the_value() {
             go_rx.recv().unwrap();
             5
         });
-        assert!(!r.wait_timeout(Duration::from_millis(5)).unwrap(), "not ready yet");
+        assert!(
+            !r.wait_timeout(Duration::from_millis(5)).unwrap(),
+            "not ready yet"
+        );
         go_tx.send(()).unwrap();
         assert_eq!(r.await.unwrap(), 5);
     });
@@ -266,7 +269,11 @@ fn into_panic_resumes_the_original_payload() {
         let err = pool.apply(|| std::panic::panic_any(Custom(3))).unwrap_err();
         assert_eq!(err.panic_message(), None);
         assert_eq!(
-            err.into_task_error().unwrap().into_panic().downcast::<Custom>().unwrap(),
+            err.into_task_error()
+                .unwrap()
+                .into_panic()
+                .downcast::<Custom>()
+                .unwrap(),
             Box::new(Custom(3))
         );
     });

@@ -147,7 +147,10 @@ fn terminate_cancels_queued_work_and_lets_running_work_finish() {
         pool.join().unwrap();
         assert_eq!(ran.get(), 0);
         let err = pool.apply(|| 1).unwrap_err();
-        assert_eq!(err.task_error().unwrap().cancellation(), Some(Cancellation::PoolClosed));
+        assert_eq!(
+            err.task_error().unwrap().cancellation(),
+            Some(Cancellation::PoolClosed)
+        );
         pool.terminate(); // idempotent
     });
 }

@@ -135,15 +135,11 @@ fn sync_forms_inside_a_current_thread_runtime_refuse_and_submit_nothing() {
             assert!(err.would_deadlock().is_some(), "{err}");
             assert!(err.to_string().contains("current_thread"), "{err}");
             let r = ran.clone();
-            assert_eq!(
-                pool.map(move |_: u8| r.bump(), [1, 2]).unwrap_err().would_deadlock().is_some(),
-                true
-            );
+            let err = pool.map(move |_: u8| r.bump(), [1, 2]).unwrap_err();
+            assert!(err.would_deadlock().is_some(), "{err}");
             let mut it = pool.imap(|x: u8| x, [1]).into_blocking_iter();
-            assert_eq!(
-                it.next().unwrap().unwrap_err().would_deadlock().is_some(),
-                true
-            );
+            let err = it.next().unwrap().unwrap_err();
+            assert!(err.would_deadlock().is_some(), "{err}");
             assert!(it.next().is_none());
             pool.close();
             assert!(pool.join().unwrap_err().would_deadlock().is_some());

@@ -309,9 +309,9 @@ impl From<TaskError> for TimeoutError {
 impl fmt::Display for TimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TimeoutError::TimedOut => {
-                f.write_str("timed out waiting for the result (nothing was lost: it can still be awaited)")
-            }
+            TimeoutError::TimedOut => f.write_str(
+                "timed out waiting for the result (nothing was lost: it can still be awaited)",
+            ),
             TimeoutError::Task(e) => e.fmt(f),
             TimeoutError::WouldDeadlock(e) => e.fmt(f),
         }

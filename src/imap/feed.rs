@@ -91,9 +91,9 @@ where
             chunk: self.next_chunk,
         };
         self.next_chunk += 1;
-        let result = self
-            .pool
-            .submit_labeled(labels, move || run_chunk(&*f, id, items, offset), None);
+        let result =
+            self.pool
+                .submit_labeled(labels, move || run_chunk(&*f, id, items, offset), None);
         ChunkFuture {
             result,
             offset,

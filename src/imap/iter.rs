@@ -101,7 +101,7 @@ where
     /// let mut it = pool
     ///     .imap(move |x: u64| { wait_for_go.lock().unwrap().recv().unwrap(); x }, [50])
     ///     .into_blocking_iter();
-    /// assert!(it.next_timeout(Duration::ZERO).unwrap().unwrap_err().is_timeout());
+    /// assert!(it.next_timeout(Duration::ZERO).unwrap().unwrap_err().is_timeout()); // nothing lost
     /// go.send(())?;
     /// assert_eq!(it.next_timeout(Duration::MAX).unwrap()?, 50); // MAX: no deadline
     /// assert!(it.next().is_none());

@@ -18,7 +18,7 @@ use super::window::{self, Window};
 ///
 /// A panicking item yields its error at its position and the stream goes
 /// on. If the input itself panics, the stream yields the results before it,
-/// then an error of kind [`InputPanicked`](crate::ErrorKind::InputPanicked),
+/// then an error of kind [`InputPanicked`](crate::TaskErrorKind::InputPanicked),
 /// then ends. Dropping the stream stops pulling input and cancels the chunks
 /// that have not started.
 ///

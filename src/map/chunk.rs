@@ -98,8 +98,10 @@ impl<I, T, F> Drop for ChunkTask<I, T, F> {
             .take();
         if let Some(items) = items {
             drop(items);
-            self.map
-                .fail(TaskError::cancelled(self.labels.id, Cancellation::Abandoned));
+            self.map.fail(TaskError::cancelled(
+                self.labels.id,
+                Cancellation::Abandoned,
+            ));
         }
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::callbacks::Callbacks;
 use crate::error::TaskError;
 
-/// Options for [`Pool::map_with`] and its relatives: Python's `chunksize`,
+/// Options for [`Pool::map_with`](crate::Pool::map_with) and its relatives: Python's `chunksize`,
 /// `callback` and `error_callback`.
 ///
 /// # Examples
