@@ -1,7 +1,10 @@
-//! A tour of corepool, after seed 000: two workers, two tasks of 0.3 s each.
-//! `apply` takes about twice as long as one task (it blocks per call); every
-//! concurrent form takes about as long as one. Then a real CPU job shows the
-//! speed-up over a plain loop.
+//! A tour of corepool, after the Python documentation's first example: two
+//! workers, two tasks of 0.3 s each. `apply` takes about twice as long as
+//! one task (it blocks per call); every concurrent form takes about as long
+//! as one. Then a real CPU job shows the speed-up over a plain loop.
+//!
+//! The sync forms run from this plain `main`; the async forms run inside a
+//! tokio runtime, `.await`ed, as they would in an async service.
 //!
 //! Run: `cargo run --release --example quickstart`
 
@@ -12,7 +15,7 @@ use futures::{StreamExt, TryStreamExt};
 
 const TASK: Duration = Duration::from_millis(300);
 
-/// Seed 000's `target(x, y)`: sleep, then add.
+/// The Python example's `target(x, y)`: sleep, then add.
 fn target(x: u64, y: u64) -> u64 {
     std::thread::sleep(TASK);
     x + y
@@ -27,32 +30,55 @@ fn show(name: &str, started: Instant, value: impl std::fmt::Debug) {
     );
 }
 
-/// A real CPU job: count the primes below `n` by trial division.
-fn primes_below(lo: u64, hi: u64) -> u64 {
+/// A real CPU job: count the primes in `lo..hi` by trial division.
+fn primes_between(lo: u64, hi: u64) -> u64 {
     (lo.max(2)..hi)
         .filter(|&n| (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
         .count() as u64
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let pool = Pool::new(2)?;
-    let args = [(1, 2), (3, 4)];
-    println!(
-        "corepool tour: {} workers, tasks of {:?}\n",
-        pool.workers(),
-        TASK
-    );
+const ARGS: [(u64, u64); 2] = [(1, 2), (3, 4)];
 
+/// The blocking forms, from plain (non-async) code.
+fn sync_tour(pool: &Pool) -> Result<(), Box<dyn std::error::Error>> {
+    println!("-- blocking forms, from a plain thread");
     let t = Instant::now();
-    let v: Vec<u64> = args
+    let v: Vec<u64> = ARGS
         .iter()
         .map(|&(x, y)| pool.apply(move || target(x, y)))
         .collect::<Result<_, _>>()?;
     show("apply", t, v);
 
     let t = Instant::now();
-    let handles: Vec<_> = args
+    show("map", t, pool.map(|(x, y)| target(x, y), ARGS)?);
+
+    let t = Instant::now();
+    show("starmap", t, pool.starmap(target, ARGS)?);
+
+    let t = Instant::now();
+    let v: Vec<u64> = pool
+        .imap(|(x, y)| target(x, y), ARGS)
+        .into_blocking_iter()
+        .collect::<Result<_, _>>()?;
+    show("imap (blocking)", t, v);
+
+    let t = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for &(x, y) in &ARGS {
+        let tx = tx.clone();
+        let cb = Callbacks::new().on_success(move |v: &u64| tx.send(*v).unwrap());
+        pool.apply_async_with(move || target(x, y), cb).detach();
+    }
+    drop(tx);
+    show("callback", t, rx.iter().collect::<Vec<_>>());
+    Ok(())
+}
+
+/// The async forms, `.await`ed inside a tokio runtime.
+async fn async_tour(pool: &Pool) -> Result<(), Box<dyn std::error::Error>> {
+    println!("\n-- async forms, awaited from tokio");
+    let t = Instant::now();
+    let handles: Vec<_> = ARGS
         .iter()
         .map(|&(x, y)| pool.apply_async(move || target(x, y)))
         .collect();
@@ -63,74 +89,65 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     show("apply_async", t, v);
 
     let t = Instant::now();
-    let (tx, rx) = std::sync::mpsc::channel();
-    for &(x, y) in &args {
-        let tx = tx.clone();
-        let cb = Callbacks::new().on_success(move |v: &u64| tx.send(*v).unwrap());
-        pool.apply_async_with(move || target(x, y), cb).detach();
-    }
-    drop(tx);
-    show("callback", t, rx.iter().collect::<Vec<_>>());
+    let v = pool.map_async(|(x, y)| target(x, y), ARGS).await?;
+    show("map_async", t, v);
 
     let t = Instant::now();
-    show("map", t, pool.map(|(x, y)| target(x, y), args)?);
+    show("starmap_async", t, pool.starmap_async(target, ARGS).await?);
 
     let t = Instant::now();
-    show(
-        "map_async",
-        t,
-        pool.map_async(|(x, y)| target(x, y), args).await?,
-    );
-
-    let t = Instant::now();
-    show("starmap", t, pool.starmap(target, args)?);
-
-    let t = Instant::now();
-    show("starmap_async", t, pool.starmap_async(target, args).await?);
-
-    let t = Instant::now();
-    let v: Vec<u64> = pool.imap(|(x, y)| target(x, y), args).try_collect().await?;
+    let v: Vec<u64> = pool.imap(|(x, y)| target(x, y), ARGS).try_collect().await?;
     show("imap", t, v);
 
-    // Seed 000's imap_unordered: the task with x = 1 sleeps longer, so the
-    // result of (3, 4) comes first.
+    // As in the Python example, the task with x = 1 sleeps twice as long
+    // here, so (3, 4)'s result comes first and the whole takes two tasks.
+    println!("imap_unordered: the task (1, 2) sleeps 2 tasks' time, (3, 4) 1:");
     let t = Instant::now();
     let slower_first = |(x, y): (u64, u64)| {
         std::thread::sleep(TASK * (5 - x as u32) / 2);
         x + y
     };
     let v: Vec<u64> = pool
-        .imap_unordered(slower_first, args)
+        .imap_unordered(slower_first, ARGS)
         .try_collect()
         .await?;
     show("imap_unordered", t, v);
 
-    // The default hook would print the panic and a backtrace; keep it short.
-    std::panic::set_hook(Box::new(|info| eprintln!("(panic hook) {info}")));
+    println!("\n-- errors");
+    // The panic hook still reports a panic on the worker; keep it to a line.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("   (the panic hook reports the deliberate panic: {info})")
+    }));
     let err = pool
         .apply_async(|| -> u64 { panic!("a task panicked") })
         .await
         .unwrap_err();
+    println!("{:<16} -> {err} (and the worker lives on)", "panic");
+    let rejected = std::panic::catch_unwind(|| MapOptions::<u64>::new().chunksize(0));
     let _ = std::panic::take_hook();
-    println!("{:<16} -> {err}", "panic");
-    let err = pool
-        .map_with(|x: u64| x, 0..4, MapOptions::new().chunksize(0))
-        .unwrap_err();
-    println!("{:<16} -> {err}", "chunksize 0");
+    println!(
+        "{:<16} -> rejected where it is set: {}",
+        "chunksize 0",
+        rejected.map_or("panicked", |_| "accepted?!")
+    );
+    Ok(())
+}
 
-    // A real CPU job: primes below 3 million, in 64 slices.
+/// A real CPU job on one worker per CPU: primes below 3 million, in 64
+/// slices.
+async fn cpu_job() -> Result<(), Box<dyn std::error::Error>> {
     let n = 3_000_000_u64;
     let slices: Vec<(u64, u64)> = (0..64).map(|i| (i * n / 64, (i + 1) * n / 64)).collect();
-    println!();
+    println!("\n-- a CPU job");
     let t = Instant::now();
-    let serial: u64 = slices.iter().map(|&(lo, hi)| primes_below(lo, hi)).sum();
+    let serial: u64 = slices.iter().map(|&(lo, hi)| primes_between(lo, hi)).sum();
     let loop_time = t.elapsed();
     let cpu_pool = Pool::builder().build()?; // one worker per CPU
     let t = Instant::now();
     // Later slices cost more: one slice per job balances the load.
     let opts = MapOptions::new().chunksize(1);
     let parallel: u64 = cpu_pool
-        .starmap_async_with(primes_below, slices.clone(), opts)
+        .starmap_async_with(primes_between, slices.clone(), opts)
         .await?
         .into_iter()
         .sum();
@@ -147,13 +164,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let t = Instant::now();
     let streamed = cpu_pool
-        .imap_unordered(|(lo, hi)| primes_below(lo, hi), slices)
+        .imap_unordered(|(lo, hi)| primes_between(lo, hi), slices)
         .map(Result::unwrap);
     let total: u64 = streamed.fold(0, |a, b| async move { a + b }).await;
     assert_eq!(total, serial);
     println!("imap_unordered   {:>8.3} s", t.elapsed().as_secs_f64());
+    cpu_pool.close();
+    cpu_pool.join_async().await?;
+    Ok(())
+}
 
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let pool = Pool::new(2)?;
+    println!(
+        "corepool tour: {} workers, tasks of {:?}\n",
+        pool.workers(),
+        TASK
+    );
+    sync_tour(&pool)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async_tour(&pool))?;
+    runtime.block_on(cpu_job())?;
     pool.close();
-    pool.join_async().await?;
+    pool.join()?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `apply`, `apply_async`, `apply_async_with`: one closure, one job.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::blocking;
 use crate::callbacks::Callbacks;
@@ -9,6 +9,7 @@ use crate::job::{Inline, Labels, Task};
 use crate::pool::Pool;
 use crate::result::AsyncResult;
 use crate::slot::Finisher;
+use crate::sync::{self, Mutex};
 use crate::unwind;
 
 /// One closure and the delivery of its outcome, shared by the queue and the
@@ -25,7 +26,7 @@ where
     T: Send + 'static,
 {
     fn claim(&self) -> Option<(F, Finisher<T>)> {
-        self.work.lock().unwrap_or_else(|e| e.into_inner()).take()
+        sync::lock(&self.work).take()
     }
 
     fn run_claimed(&self, worker: usize, inline: bool) -> bool {
@@ -79,11 +80,7 @@ impl<F, T> Drop for ApplyTask<F, T> {
     fn drop(&mut self) {
         // Dropped unclaimed (the queue was dropped with it): the error
         // callback hears of it too.
-        let work = self
-            .work
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let work = sync::lock(&self.work).take();
         if let Some((f, finisher)) = work {
             drop(f);
             let id = finisher.id();
@@ -184,7 +181,7 @@ impl Pool {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::{Arc, Mutex};
+    /// use std::sync::Arc;
     /// use corepool::{Callbacks, Pool};
     ///
     /// let pool = Pool::new(2)?;

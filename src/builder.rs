@@ -256,12 +256,21 @@ impl Drop for TearDown<'_> {
 
 impl fmt::Debug for PoolBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured, so that a new field cannot be left out (rayon's trick).
+        let PoolBuilder {
+            workers,
+            thread_name,
+            stack_size,
+            initializer,
+            #[cfg(test)]
+                fail_spawn_at: _,
+        } = self;
         let closure = |set: bool| if set { Some("<closure>") } else { None };
         f.debug_struct("PoolBuilder")
-            .field("workers", &self.workers)
-            .field("thread_name", &closure(self.thread_name.is_some()))
-            .field("stack_size", &self.stack_size)
-            .field("initializer", &closure(self.initializer.is_some()))
+            .field("workers", workers)
+            .field("thread_name", &closure(thread_name.is_some()))
+            .field("stack_size", stack_size)
+            .field("initializer", &closure(initializer.is_some()))
             .finish()
     }
 }

@@ -33,7 +33,7 @@ use async_channel::{Receiver, Sender};
 use crate::error::Cancellation;
 use crate::job::Job;
 use crate::queue::{Empty, Queue};
-use crate::sync::{AtomicBool, Ordering};
+use crate::sync::{self, AtomicBool, Mutex, Ordering};
 use crate::unwind;
 
 /// Distinguishes pools, so a worker can tell its own pool's sync calls apart.
@@ -48,7 +48,7 @@ pub(crate) struct Registry {
     /// Every worker holds a clone of the matching sender and never sends:
     /// this receiver reports `Closed` once the last worker has exited.
     shutdown: Receiver<()>,
-    threads: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 // ===== impl Registry =====
@@ -65,16 +65,13 @@ impl Registry {
             terminated: AtomicBool::new(false),
             next_job: StdAtomicU64::new(0),
             shutdown,
-            threads: std::sync::Mutex::new(Vec::new()),
+            threads: Mutex::new(Vec::new()),
         };
         (Arc::new(registry), shutdown_tx)
     }
 
     pub(crate) fn add_thread(&self, handle: JoinHandle<()>) {
-        self.threads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(handle);
+        sync::lock(&self.threads).push(handle);
     }
 
     pub(crate) fn next_job_id(&self) -> u64 {
@@ -156,7 +153,7 @@ impl Registry {
 
     /// Joins the threads that have not been joined yet.
     pub(crate) fn join_threads(&self) {
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let threads = std::mem::take(&mut *sync::lock(&self.threads));
         for thread in threads {
             // Workers catch every user panic; a thread that died anyway (a
             // panicking `Drop` in a thread-local, say) has nothing to report.

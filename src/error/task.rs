@@ -3,7 +3,8 @@
 use std::any::Any;
 use std::fmt;
 use std::io;
-use std::sync::Mutex;
+
+use crate::sync::{self, Mutex};
 
 use super::{Payload, payload_message};
 
@@ -362,7 +363,7 @@ impl TaskError {
     /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
         let payload = match &self.repr {
-            Repr::Panic { payload, .. } => payload.lock().unwrap_or_else(|e| e.into_inner()).take(),
+            Repr::Panic { payload, .. } => sync::lock(payload).take(),
             Repr::Cancelled(_) => None,
         };
         payload.ok_or(self)

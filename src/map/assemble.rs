@@ -40,7 +40,7 @@ pub(crate) struct Assembler<T> {
     /// The chunk jobs, for a worker blocked on this map to claim the ones no
     /// worker has started (see `blocking.rs`); before `cursor`, all are
     /// known to be claimed.
-    jobs: std::sync::Mutex<(Vec<Weak<dyn Task>>, usize)>,
+    jobs: Mutex<(Vec<Weak<dyn Task>>, usize)>,
 }
 
 struct Parts<T> {
@@ -67,7 +67,7 @@ impl<T> Assembler<T> {
                 total: None,
                 finisher: Some(finisher),
             }),
-            jobs: std::sync::Mutex::new((Vec::new(), 0)),
+            jobs: Mutex::new((Vec::new(), 0)),
         }
     }
 
@@ -82,11 +82,7 @@ impl<T> Assembler<T> {
 
     /// Records a submitted chunk job, for inlining.
     pub(crate) fn add_job(&self, job: Weak<dyn Task>) {
-        self.jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .push(job);
+        sync::lock(&self.jobs).0.push(job);
     }
 
     /// Chunk `chunk` computed `values`.
@@ -181,7 +177,7 @@ impl<T: Send + 'static> Inline for Assembler<T> {
     fn run_one(&self, worker: usize) -> bool {
         loop {
             let job = {
-                let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+                let mut jobs = sync::lock(&self.jobs);
                 let (list, cursor) = &mut *jobs;
                 let mut found = None;
                 while *cursor < list.len() {

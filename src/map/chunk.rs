@@ -1,11 +1,12 @@
 //! One chunk of a map as a job: its items, the function, and where its
 //! results go.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::assemble::Assembler;
 use crate::error::{Cancellation, TaskError};
 use crate::job::{Labels, Task};
+use crate::sync::{self, Mutex};
 use crate::unwind;
 
 /// The most items a chunk computes between two checks for a dropped map.
@@ -23,7 +24,7 @@ pub(crate) struct ChunkTask<I, T, F> {
 
 impl<I, T, F> ChunkTask<I, T, F> {
     fn claim(&self) -> Option<Vec<I>> {
-        self.items.lock().unwrap_or_else(|e| e.into_inner()).take()
+        sync::lock(&self.items).take()
     }
 }
 
@@ -91,11 +92,7 @@ where
 impl<I, T, F> Drop for ChunkTask<I, T, F> {
     fn drop(&mut self) {
         // Dropped unclaimed: the map cannot complete without this chunk.
-        let items = self
-            .items
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let items = sync::lock(&self.items).take();
         if let Some(items) = items {
             drop(items);
             self.map.fail(TaskError::cancelled(

@@ -13,7 +13,7 @@ mod chunk;
 mod input;
 mod options;
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use crate::args::TupleFn;
 use crate::blocking;
@@ -22,6 +22,7 @@ use crate::job::{Labels, Task};
 use crate::pool::Pool;
 use crate::result::AsyncResult;
 use crate::slot::Finisher;
+use crate::sync::Mutex;
 pub(crate) use assemble::Assembler;
 use chunk::ChunkTask;
 pub use options::MapOptions;
