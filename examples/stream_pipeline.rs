@@ -1,6 +1,6 @@
 //! A streaming job: a large text, generated lazily line by line, hashed on
 //! the pool through `imap` and written out in input order, with a progress
-//! bar; then the same through `imap_unordered`. Memory stays flat whatever
+//! line; then the same through `imap_unordered`. Memory stays flat whatever
 //! the input length: the input is pulled only as results are written.
 //!
 //! Run: `cargo run --release --example stream_pipeline [-- --lines N | --long]`
@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use corepool::Pool;
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
 
 /// The input: lines of a made-up log, produced on demand.
 fn lines(n: u64) -> impl Iterator<Item = (u64, String)> + Send + 'static {
@@ -40,15 +39,46 @@ fn hash((i, line): (u64, String)) -> (u64, u64) {
     (i, h)
 }
 
-fn progress(n: u64, label: &str) -> ProgressBar {
-    let bar = ProgressBar::new(n);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>15} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
-            .unwrap()
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(label.to_owned());
-    bar
+/// A one-line progress report on stderr, redrawn at most every 100 ms.
+struct Progress {
+    label: &'static str,
+    len: u64,
+    pos: u64,
+    started: Instant,
+    drawn: Instant,
+}
+
+impl Progress {
+    fn new(len: u64, label: &'static str) -> Self {
+        let now = Instant::now();
+        Progress {
+            label,
+            len,
+            pos: 0,
+            started: now,
+            drawn: now,
+        }
+    }
+
+    fn inc(&mut self) {
+        self.pos += 1;
+        if self.drawn.elapsed().as_millis() >= 100 || self.pos == self.len {
+            self.drawn = Instant::now();
+            let rate = self.pos as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            eprint!(
+                "\r{:>15} {:>3}% {}/{} {:.0} lines/s   ",
+                self.label,
+                self.pos * 100 / self.len.max(1),
+                self.pos,
+                self.len,
+                rate
+            );
+        }
+    }
+
+    fn finish(&self) {
+        eprintln!();
+    }
 }
 
 #[tokio::main]
@@ -66,7 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Ordered: results are written in input order.
     let path = dir.join("corepool_pipeline_imap.tsv");
     let mut out = BufWriter::new(File::create(&path)?);
-    let bar = progress(n, "imap");
+    let mut bar = Progress::new(n, "imap");
     let t = Instant::now();
     let mut results = pool.imap(hash, lines(n)).chunksize(256);
     let mut expected = 0;
@@ -75,7 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert_eq!(i, expected, "imap yields in input order");
         expected += 1;
         writeln!(out, "{i}\t{h:016x}")?;
-        bar.inc(1);
+        bar.inc();
     }
     out.flush()?;
     bar.finish();
@@ -90,7 +120,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Unordered: each result as soon as it is ready.
     let path = dir.join("corepool_pipeline_imap_unordered.tsv");
     let mut out = BufWriter::new(File::create(&path)?);
-    let bar = progress(n, "imap_unordered");
+    let mut bar = Progress::new(n, "imap_unordered");
     let t = Instant::now();
     let mut results = pool.imap_unordered(hash, lines(n)).chunksize(256);
     let mut count = 0_u64;
@@ -98,7 +128,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (i, h) = r?;
         writeln!(out, "{i}\t{h:016x}")?;
         count += 1;
-        bar.inc(1);
+        bar.inc();
     }
     out.flush()?;
     bar.finish();

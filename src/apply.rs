@@ -134,6 +134,17 @@ impl Pool {
     /// ([`Cancellation::PoolClosed`]), and the error callback, if any, runs
     /// on this thread.
     ///
+    /// # Errors
+    ///
+    /// The result resolves to `Err(TaskError)` if `f` panics
+    /// ([`is_panic`](crate::TaskError::is_panic), with the payload), or if
+    /// it never runs ([`is_cancelled`](crate::TaskError::is_cancelled)):
+    /// the pool was closed at submission
+    /// ([`Cancellation::PoolClosed`]), [`terminate`](Pool::terminate)
+    /// removed it from the queue ([`Cancellation::Terminated`]), or the
+    /// result was dropped before a worker started it
+    /// ([`Cancellation::Abandoned`]).
+    ///
     /// # Examples
     ///
     /// ```
@@ -177,6 +188,12 @@ impl Pool {
     /// observable, on the thread that resolves the submission (see
     /// [`Callbacks`] for which); the submission is detached, so the returned
     /// [`AsyncResult`] may be dropped (fire and forget).
+    ///
+    /// # Errors
+    ///
+    /// As [`apply_async`](Pool::apply_async); a callback that panics
+    /// replaces the outcome with an error of kind
+    /// [`CallbackPanicked`](crate::TaskErrorKind::CallbackPanicked).
     ///
     /// # Examples
     ///

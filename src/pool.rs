@@ -264,6 +264,12 @@ impl Pool {
     ///
     /// As [`join`](Pool::join), except that it is fine inside any runtime.
     ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future (in a `select!`, say) changes nothing: the pool
+    /// shuts down all the same, and a new `join_async` or
+    /// [`join`](Pool::join) waits for it again.
+    ///
     /// # Examples
     ///
     /// ```

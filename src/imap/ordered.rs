@@ -37,6 +37,13 @@ use super::window::{self, Window};
 /// assert_eq!(results, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
 /// # Ok(()) }
 /// ```
+///
+/// # Cancel safety
+///
+/// Polling is cancel safe: dropping a `next()` future (in a `select!`, say)
+/// loses no item; the next poll picks up where it stopped. Dropping the
+/// stream itself cancels the chunks that have not started and stops pulling
+/// input.
 #[must_use = "streams do nothing unless polled"]
 pub struct Imap<T> {
     window: Window<T, FuturesOrdered<ChunkFuture<T>>>,

@@ -39,6 +39,10 @@ use super::window::{self, Window};
 /// assert_eq!(results.next().await.unwrap()?, 0);
 /// # Ok(()) }
 /// ```
+///
+/// # Cancel safety
+///
+/// As [`Imap`](crate::Imap)'s: dropping a `next()` future loses no item.
 #[must_use = "streams do nothing unless polled"]
 pub struct ImapUnordered<T> {
     window: Window<T, FuturesUnordered<ChunkFuture<T>>>,

@@ -102,6 +102,14 @@ impl Pool {
     /// fails fast with the first failure to arrive; dropping it cancels the
     /// chunks that have not started.
     ///
+    /// # Errors
+    ///
+    /// The result resolves to the first error to arrive, a `TaskError`: an
+    /// item that panicked (with its [`index`](crate::TaskError::index)), or
+    /// a cancellation ([`Cancellation::PoolClosed`],
+    /// [`Cancellation::Terminated`]). The chunks not started are then
+    /// skipped.
+    ///
     /// # Examples
     ///
     /// ```
@@ -124,6 +132,15 @@ impl Pool {
 
     /// [`map_async`](Pool::map_async) with [`MapOptions`] (chunksize,
     /// callbacks).
+    ///
+    /// # Errors
+    ///
+    /// The result resolves to the first error to arrive, a `TaskError`: an
+    /// item that panicked (with its [`index`](crate::TaskError::index)), or
+    /// a cancellation ([`Cancellation::PoolClosed`],
+    /// [`Cancellation::Terminated`]). The chunks not started are then
+    /// skipped. A panicking callback replaces the outcome with an error of
+    /// kind [`CallbackPanicked`](crate::TaskErrorKind::CallbackPanicked).
     ///
     /// # Examples
     ///
@@ -253,6 +270,10 @@ impl Pool {
     /// The async form of [`starmap`](Pool::starmap) (Python's
     /// `starmap_async`).
     ///
+    /// # Errors
+    ///
+    /// As [`map_async`](Pool::map_async).
+    ///
     /// # Examples
     ///
     /// ```
@@ -273,6 +294,10 @@ impl Pool {
     }
 
     /// [`starmap_async`](Pool::starmap_async) with [`MapOptions`].
+    ///
+    /// # Errors
+    ///
+    /// As [`map_async_with`](Pool::map_async_with).
     ///
     /// # Examples
     ///

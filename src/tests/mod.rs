@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! RUSTFLAGS="--cfg corepool_loom" LOOM_MAX_PREEMPTIONS=3 \
-//!     cargo test --release --lib --target-dir target/loom
+//!     cargo test --release -p corepool --lib --target-dir target/loom -- loom_
 //! ```
 //!
 //! Each model exercises the real code, with the primitives of `sync.rs` and
