@@ -6,7 +6,7 @@
 //! Expected: about 9.5 s for every concurrent form (the post printed about
 //! 10.5 s with Python, which includes about 1 s of process start-up) and
 //! about 27.5 s for `apply`; 4, 8, 12 and 20 start together and 16 starts
-//! when 4 finishes. The whole run takes about 85 s.
+//! when 4 finishes. The whole run takes about 95 s (27.5 s + 7 × 9.5 s).
 //!
 //! The blocking forms run from this plain `main`; the async forms run inside
 //! a tokio runtime, `.await`ed.

@@ -63,6 +63,16 @@
 //! must be kept. If every worker waits with a timeout for queued work, the
 //! waits time out rather than deadlock.
 //!
+//! # Memory orderings
+//!
+//! A blocked thread parks on an `Unparker`: the waker sets `woken` with a
+//! `Release` swap and unparks; the waiter clears it with an `Acquire` swap
+//! before parking. The outcome itself is published by the slot's mutex
+//! (`slot.rs`), so `woken` carries no data: the orderings only make sure a
+//! wake that lands between the waiter's poll and its park is seen (the swap
+//! finds `true`, or the unpark token makes `park` return at once), so no
+//! wake-up is lost. `NOTED` is thread-local and needs no ordering.
+//!
 //! How the waiter learns what it waits for: results that are not ready note
 //! their unstarted work in a thread-local list while `block_on` polls them
 //! (`note_pending`), so the same mechanism serves `get`, a map's result and

@@ -68,6 +68,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Errors
+//!
+//! One error type per operation: awaiting a task gives a [`TaskError`]
+//! (panicked or cancelled, with the job id of its tracing span); the sync
+//! calls that wait give a [`WaitError`] (the task's error, or
+//! [`WouldDeadlock`] where blocking would stall a runtime); timed waits a
+//! [`TimeoutError`]; `join` a [`JoinError`]; `build` a [`BuildError`]. A
+//! `chunksize` or `buffersize` of 0 panics where it is set, as
+//! `slice::chunks(0)` does.
+//!
 //! # Shutting down
 //!
 //! ```
