@@ -198,7 +198,7 @@ impl Pool {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
+    /// use std::sync::{Arc, Mutex};
     /// use corepool::{Callbacks, Pool};
     ///
     /// let pool = Pool::new(2)?;
