@@ -92,6 +92,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use crate::error::WouldDeadlock;
 use crate::job::Inline;
 use crate::registry::Registry;
+use crate::unwind;
 use crate::worker;
 
 /// Unstarted work a waiting worker may run, oldest first.
@@ -313,8 +314,16 @@ fn park_until_ready<R>(
 /// left to claim. `false` if nothing ran.
 fn run_one_dependency(deps: &mut Dependencies, index: usize) -> bool {
     while let Some(dep) = deps.first() {
-        if dep.run_one(index) {
-            return true;
+        // Tasks catch user panics themselves; a panicking `Drop` of something
+        // a job captured must not unwind into the waiting caller either (the
+        // worker loop guards its jobs the same way).
+        match unwind::catch(|| dep.run_one(index)) {
+            Ok(true) => return true,
+            Ok(false) => {}
+            Err(_) => {
+                tracing::error!(worker = index, "a job run inline panicked outside its task");
+                return true;
+            }
         }
         deps.remove(0);
     }

@@ -5,9 +5,10 @@ use std::fmt;
 use std::sync::{Arc, mpsc};
 use std::thread;
 
-use crate::error::BuildError;
+use crate::error::{BuildError, payload_message};
 use crate::pool::Pool;
 use crate::registry::Registry;
+use crate::unwind;
 use crate::worker::{self, Initializer};
 
 type ThreadName = Arc<dyn Fn(usize) -> String + Send + Sync + 'static>;
@@ -77,8 +78,8 @@ impl PoolBuilder {
     }
 
     /// Names worker `i` (from 0) `name(i)`. Defaults to
-    /// `corepool-worker-{i}`. A name containing a NUL byte makes
-    /// [`build`](Self::build) fail.
+    /// `corepool-worker-{i}`. A name containing a NUL byte, or a `name`
+    /// that panics, makes [`build`](Self::build) fail.
     ///
     /// # Examples
     ///
@@ -141,7 +142,7 @@ impl PoolBuilder {
     ///
     /// A [`BuildError`] if `workers` is 0 or above
     /// [`MAX_WORKERS`](crate::MAX_WORKERS), a thread name contains a NUL
-    /// byte, the OS refuses a thread (too many threads, a stack size it
+    /// byte or the name function panics, the OS refuses a thread (too many threads, a stack size it
     /// cannot map...), or the initializer panics. The threads already
     /// started are then shut down and joined before `build` returns.
     ///
@@ -171,7 +172,9 @@ impl PoolBuilder {
         let (report_tx, report_rx) = mpsc::channel();
         for index in 0..workers {
             let name = match &self.thread_name {
-                Some(name) => name(index),
+                Some(name) => unwind::catch(|| name(index)).map_err(|payload| {
+                    BuildError::thread_name_panicked(index, payload_message(&*payload))
+                })?,
                 None => format!("corepool-worker-{index}"),
             };
             if name.contains('\0') {

@@ -135,3 +135,28 @@ fn a_lying_size_hint_gives_the_right_results() {
         }
     });
 }
+
+#[test]
+fn a_panicking_thread_name_function_is_a_build_error_and_stops_started_threads() {
+    within(|| {
+        let started = common::Counter::new();
+        let s = started.clone();
+        let err = Pool::builder()
+            .workers(3)
+            .initializer(move || s.bump())
+            .thread_name(|i| {
+                if i == 2 {
+                    panic!("no name for you");
+                }
+                format!("w{i}")
+            })
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the thread name function panicked for worker 2: no name for you"
+        );
+        // Workers 0 and 1 were started, then stopped and joined by `build`.
+        assert!(started.get() <= 2);
+    });
+}

@@ -25,6 +25,10 @@ enum BuildErrorKind {
     ZeroWorkers,
     TooManyWorkers(usize),
     ThreadName(usize),
+    ThreadNamePanicked {
+        worker: usize,
+        message: Option<String>,
+    },
     Spawn(io::Error),
     Initializer {
         worker: usize,
@@ -48,6 +52,15 @@ impl BuildError {
     pub(crate) fn thread_name(worker: usize) -> Self {
         BuildError {
             kind: BuildErrorKind::ThreadName(worker),
+        }
+    }
+
+    pub(crate) fn thread_name_panicked(worker: usize, message: Option<&str>) -> Self {
+        BuildError {
+            kind: BuildErrorKind::ThreadNamePanicked {
+                worker,
+                message: message.map(str::to_owned),
+            },
         }
     }
 
@@ -93,6 +106,13 @@ impl fmt::Display for BuildError {
             ),
             BuildErrorKind::ThreadName(worker) => {
                 write!(f, "the name of worker {worker} contains a NUL byte")
+            }
+            BuildErrorKind::ThreadNamePanicked { worker, message } => {
+                write!(f, "the thread name function panicked for worker {worker}")?;
+                match message {
+                    Some(m) => write!(f, ": {m}"),
+                    None => Ok(()),
+                }
             }
             BuildErrorKind::Spawn(_) => f.write_str("failed to spawn a worker thread"),
             BuildErrorKind::Initializer { worker, message } => {
