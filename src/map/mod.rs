@@ -66,7 +66,9 @@ impl Pool {
     ///
     /// # Errors
     ///
-    /// As [`map`](Pool::map), plus `InvalidArgument` for a chunksize of 0.
+    /// As [`map`](Pool::map); a callback that panics replaces the outcome
+    /// with an error of kind
+    /// [`CallbackPanicked`](crate::TaskErrorKind::CallbackPanicked).
     ///
     /// # Examples
     ///
