@@ -318,7 +318,10 @@ fn run_one_dependency(deps: &mut Dependencies, index: usize) -> bool {
         // a job captured must not unwind into the waiting caller either (the
         // worker loop guards its jobs the same way).
         match unwind::catch(|| dep.run_one(index)) {
-            Ok(true) => return true,
+            Ok(true) => {
+                worker::count_job();
+                return true;
+            }
             Ok(false) => {}
             Err(_) => {
                 tracing::error!(worker = index, "a job run inline panicked outside its task");

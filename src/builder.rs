@@ -3,15 +3,11 @@
 
 use std::fmt;
 use std::sync::{Arc, mpsc};
-use std::thread;
 
-use crate::error::{BuildError, payload_message};
+use crate::error::BuildError;
 use crate::pool::Pool;
 use crate::registry::Registry;
-use crate::unwind;
-use crate::worker::{self, Initializer};
-
-type ThreadName = Arc<dyn Fn(usize) -> String + Send + Sync + 'static>;
+use crate::worker::{Initializer, NameError, Spawner, ThreadName};
 
 /// Configures and builds a [`Pool`].
 ///
@@ -40,6 +36,7 @@ pub struct PoolBuilder {
     thread_name: Option<ThreadName>,
     stack_size: Option<usize>,
     initializer: Option<Initializer>,
+    max_tasks_per_worker: Option<usize>,
     #[cfg(test)]
     fail_spawn_at: Option<usize>,
 }
@@ -135,13 +132,43 @@ impl PoolBuilder {
         self
     }
 
+    /// Replaces each worker thread with a fresh one after it has run `n`
+    /// jobs (Python's `maxtasksperchild`): the initializer runs again on the
+    /// new thread, and thread-locals start over, so caches that grow or
+    /// native libraries that leak are bounded. Defaults to never. `n = 0`
+    /// makes [`build`](Self::build) fail.
+    ///
+    /// A job is one `apply`, or one chunk of a map or an `imap`. The new
+    /// thread is started before the old one leaves, so results are never
+    /// lost and the pool never runs short of workers; if the new thread
+    /// cannot start (the initializer panics), the old one keeps working.
+    /// `close`, `join` and `terminate` keep their meaning throughout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashSet;
+    ///
+    /// let pool = corepool::Pool::builder().workers(1).max_tasks_per_worker(2).build()?;
+    /// let threads: HashSet<_> = (0..6)
+    ///     .map(|_| pool.apply(|| std::thread::current().id()))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(threads.len(), 3, "a fresh thread every two tasks");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_tasks_per_worker(mut self, n: usize) -> Self {
+        self.max_tasks_per_worker = Some(n);
+        self
+    }
+
     /// Starts the worker threads and returns the pool once every one of them
     /// has run its initializer.
     ///
     /// # Errors
     ///
     /// A [`BuildError`] if `workers` is 0 or above
-    /// [`MAX_WORKERS`](crate::MAX_WORKERS), a thread name contains a NUL
+    /// [`MAX_WORKERS`](crate::MAX_WORKERS), `max_tasks_per_worker` is 0, a
+    /// thread name contains a NUL
     /// byte or the name function panics, the OS refuses a thread (too many threads, a stack size it
     /// cannot map...), or the initializer panics. The threads already
     /// started are then shut down and joined before `build` returns.
@@ -162,6 +189,15 @@ impl PoolBuilder {
         if workers > MAX_WORKERS {
             return Err(BuildError::too_many_workers(workers));
         }
+        if self.max_tasks_per_worker == Some(0) {
+            return Err(BuildError::zero_max_tasks());
+        }
+        let spawner = Arc::new(Spawner {
+            thread_name: self.thread_name,
+            stack_size: self.stack_size,
+            initializer: self.initializer,
+            max_tasks: self.max_tasks_per_worker,
+        });
         let (registry, shutdown) = Registry::new(workers);
         // Until disarmed, tears the half-built pool down (rayon's Terminator).
         // It borrows the registry, so disarming it leaks nothing.
@@ -171,34 +207,26 @@ impl PoolBuilder {
         };
         let (report_tx, report_rx) = mpsc::channel();
         for index in 0..workers {
-            let name = match &self.thread_name {
-                Some(name) => unwind::catch(|| name(index)).map_err(|payload| {
-                    BuildError::thread_name_panicked(index, payload_message(&*payload))
-                })?,
-                None => format!("corepool-worker-{index}"),
-            };
-            if name.contains('\0') {
-                return Err(BuildError::thread_name(index));
-            }
-            let mut builder = thread::Builder::new().name(name);
-            if let Some(bytes) = self.stack_size {
-                builder = builder.stack_size(bytes);
-            }
+            let name = spawner.name(index).map_err(|e| match e {
+                NameError::Panicked(message) => BuildError::thread_name_panicked(index, message),
+                NameError::Nul => BuildError::thread_name(index),
+            })?;
             #[cfg(test)]
             if self.fail_spawn_at == Some(index) {
                 return Err(BuildError::spawn(std::io::Error::other(
                     "injected spawn failure",
                 )));
             }
-            let handle = worker::spawn(
-                builder,
-                registry.clone(),
-                index,
-                self.initializer.clone(),
-                report_tx.clone(),
-                shutdown.clone(),
-            )
-            .map_err(BuildError::spawn)?;
+            let handle = spawner
+                .spawn(
+                    name,
+                    registry.clone(),
+                    index,
+                    0,
+                    report_tx.clone(),
+                    shutdown.clone(),
+                )
+                .map_err(BuildError::spawn)?;
             registry.add_thread(handle);
         }
         drop((report_tx, shutdown));
@@ -265,6 +293,7 @@ impl fmt::Debug for PoolBuilder {
             thread_name,
             stack_size,
             initializer,
+            max_tasks_per_worker,
             #[cfg(test)]
                 fail_spawn_at: _,
         } = self;
@@ -274,6 +303,7 @@ impl fmt::Debug for PoolBuilder {
             .field("thread_name", &closure(thread_name.is_some()))
             .field("stack_size", stack_size)
             .field("initializer", &closure(initializer.is_some()))
+            .field("max_tasks_per_worker", max_tasks_per_worker)
             .finish()
     }
 }

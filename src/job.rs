@@ -57,6 +57,7 @@ impl Labels {
             kind = self.kind,
             chunk = self.chunk,
             worker,
+            generation = crate::worker::generation(),
             inline
         )
     }

@@ -70,8 +70,26 @@ impl Registry {
         (Arc::new(registry), shutdown_tx)
     }
 
+    /// Records the thread of the next worker index (build order).
     pub(crate) fn add_thread(&self, handle: JoinHandle<()>) {
         sync::lock(&self.threads).push(handle);
+    }
+
+    /// Puts a recycled worker's new thread in its slot, returning the old
+    /// thread's handle.
+    pub(crate) fn replace_thread(
+        &self,
+        index: usize,
+        handle: JoinHandle<()>,
+    ) -> Option<JoinHandle<()>> {
+        let mut threads = sync::lock(&self.threads);
+        match threads.get_mut(index) {
+            Some(slot) => Some(std::mem::replace(slot, handle)),
+            None => {
+                threads.push(handle);
+                None
+            }
+        }
     }
 
     pub(crate) fn next_job_id(&self) -> u64 {

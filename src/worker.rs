@@ -1,8 +1,22 @@
-//! The worker thread: start-up (with the initializer), the job loop, and the
-//! thread-local marker that tells a blocking call made *on* a worker which
-//! pool and which worker it is on (see `blocking.rs`).
+//! The worker thread: start-up (with the initializer), the job loop,
+//! recycling after `max_tasks_per_worker` jobs, and the thread-local marker
+//! that tells a blocking call made *on* a worker which pool and which worker
+//! it is on (see `blocking.rs`).
+//!
+//! # Recycling (Python's `maxtasksperchild`)
+//!
+//! A worker that has run its quota of jobs starts its own replacement (same
+//! index, next generation, initializer run again) and waits for it to report
+//! that it started; only then does it hand the replacement its slot in the
+//! registry and exit. If the replacement cannot start (the OS refuses the
+//! thread, or the initializer panics), the old worker logs it and keeps
+//! working, so the pool never loses capacity and queued work never strands.
+//! Every generation holds a clone of the shutdown sender, so `join` waits
+//! for replacements too; the exiting thread's `JoinHandle` is dropped
+//! (detached), so its resources go when it exits. A worker whose pool is
+//! closed with nothing queued simply exits.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
@@ -25,6 +39,7 @@ const SPIN_POLLS: u32 = 16;
 const YIELD_POLLS: u32 = 64;
 
 pub(crate) type Initializer = Arc<dyn Fn() + Send + Sync + 'static>;
+pub(crate) type ThreadName = Arc<dyn Fn(usize) -> String + Send + Sync + 'static>;
 
 /// How a worker's start-up went: `Err` carries the initializer's panic message.
 pub(crate) type StartReport = (usize, Result<(), Option<String>>);
@@ -32,43 +47,191 @@ pub(crate) type StartReport = (usize, Result<(), Option<String>>);
 thread_local! {
     /// The registry and index of the pool this thread works for, if any.
     static CURRENT: RefCell<Option<(Arc<Registry>, usize)>> = const { RefCell::new(None) };
+    /// Which thread this is for its worker index: 0 for the first, +1 for
+    /// each replacement. Shown in the job spans.
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
+    /// Jobs this thread has run, on the queue's behalf or inline.
+    static JOBS_RUN: Cell<usize> = const { Cell::new(0) };
 }
 
-pub(crate) fn spawn(
-    builder: thread::Builder,
-    registry: Arc<Registry>,
-    index: usize,
-    initializer: Option<Initializer>,
-    report: mpsc::Sender<StartReport>,
-    shutdown: Sender<()>,
-) -> io::Result<JoinHandle<()>> {
-    builder.spawn(move || {
+/// What a worker thread needs to start, kept for the replacements.
+pub(crate) struct Spawner {
+    pub(crate) thread_name: Option<ThreadName>,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) initializer: Option<Initializer>,
+    pub(crate) max_tasks: Option<usize>,
+}
+
+/// Why a worker's thread name could not be made.
+pub(crate) enum NameError {
+    Panicked(Option<String>),
+    Nul,
+}
+
+impl Spawner {
+    /// The name of worker `index`: the user's function's, or the default.
+    pub(crate) fn name(&self, index: usize) -> Result<String, NameError> {
+        let name = match &self.thread_name {
+            Some(name) => unwind::catch(|| name(index)).map_err(|payload| {
+                NameError::Panicked(crate::error::payload_message(&*payload).map(str::to_owned))
+            })?,
+            None => format!("corepool-worker-{index}"),
+        };
+        if name.contains('\0') {
+            return Err(NameError::Nul);
+        }
+        Ok(name)
+    }
+
+    /// Starts worker `index` (of generation `generation`) on a thread named
+    /// `name`; it reports on `report` once its initializer has run.
+    pub(crate) fn spawn(
+        self: &Arc<Self>,
+        name: String,
+        registry: Arc<Registry>,
+        index: usize,
+        generation: u64,
+        report: mpsc::Sender<StartReport>,
+        shutdown: Sender<()>,
+    ) -> io::Result<JoinHandle<()>> {
+        let mut builder = thread::Builder::new().name(name);
+        if let Some(bytes) = self.stack_size {
+            builder = builder.stack_size(bytes);
+        }
+        let spawner = self.clone();
+        builder.spawn(move || spawner.work(registry, index, generation, report, shutdown))
+    }
+
+    /// The body of a worker thread.
+    fn work(
+        self: Arc<Self>,
+        registry: Arc<Registry>,
+        index: usize,
+        generation: u64,
+        report: mpsc::Sender<StartReport>,
+        shutdown: Sender<()>,
+    ) {
         // Dropped last, when this thread is done: the pool's `join` waits
         // for every clone to go.
-        let _shutdown = shutdown;
-        if let Some(init) = initializer {
+        let _shutdown = shutdown.clone();
+        if let Some(init) = &self.initializer {
             if let Err(payload) = unwind::catch(|| init()) {
                 let message = crate::error::payload_message(&*payload).map(str::to_owned);
-                tracing::error!(pool = registry.id, worker = index, "initializer panicked");
+                tracing::error!(
+                    pool = registry.id,
+                    worker = index,
+                    generation,
+                    "initializer panicked"
+                );
                 let _ = report.send((index, Err(message)));
                 return;
             }
         }
         let _ = report.send((index, Ok(())));
         drop(report);
-        tracing::debug!(pool = registry.id, worker = index, "worker started");
+        tracing::debug!(
+            pool = registry.id,
+            worker = index,
+            generation,
+            "worker started"
+        );
+        GENERATION.with(|g| g.set(generation));
         CURRENT.with(|c| *c.borrow_mut() = Some((registry.clone(), index)));
-        run(&registry, index);
+        loop {
+            run(&registry, index, self.max_tasks);
+            if registry.is_closed() && registry.queued() == 0 {
+                break; // closed and drained (or terminated): nothing to replace
+            }
+            // The quota is reached: hand over to a fresh thread.
+            if self.replace(&registry, index, generation + 1, &shutdown) {
+                break;
+            }
+            JOBS_RUN.with(|n| n.set(0)); // could not replace: go on, try again later
+        }
         CURRENT.with(|c| c.borrow_mut().take());
-        tracing::debug!(pool = registry.id, worker = index, "worker stopped");
-    })
+        tracing::debug!(
+            pool = registry.id,
+            worker = index,
+            generation,
+            "worker stopped"
+        );
+    }
+
+    /// Starts the next generation of worker `index` and gives it this
+    /// thread's place; `false` if it could not start.
+    fn replace(
+        self: &Arc<Self>,
+        registry: &Arc<Registry>,
+        index: usize,
+        generation: u64,
+        shutdown: &Sender<()>,
+    ) -> bool {
+        let (report_tx, report_rx) = mpsc::channel();
+        let spawned = match self.name(index) {
+            Ok(name) => self
+                .spawn(
+                    name,
+                    registry.clone(),
+                    index,
+                    generation,
+                    report_tx,
+                    shutdown.clone(),
+                )
+                .map_err(|e| e.to_string()),
+            Err(_) => Err("the thread name is no longer valid".to_owned()),
+        };
+        let started = spawned.and_then(|handle| match report_rx.recv() {
+            Ok((_, Ok(()))) => Ok(handle),
+            Ok((_, Err(message))) => Err(format!("initializer panicked: {message:?}")),
+            Err(_) => Err("the replacement exited before it started".to_owned()),
+        });
+        match started {
+            Ok(handle) => {
+                // Dropping our own handle detaches this thread, which is about
+                // to exit.
+                drop(registry.replace_thread(index, handle));
+                tracing::debug!(
+                    pool = registry.id,
+                    worker = index,
+                    generation,
+                    "worker recycled"
+                );
+                true
+            }
+            Err(why) => {
+                tracing::error!(
+                    pool = registry.id,
+                    worker = index,
+                    generation,
+                    why,
+                    "a worker could not be recycled; it keeps working"
+                );
+                false
+            }
+        }
+    }
 }
 
-/// The job loop: runs until the queue is closed and drained.
-pub(crate) fn run(registry: &Registry, index: usize) {
+/// The job loop: runs until the queue is closed and drained, or until this
+/// thread has run `max_tasks` jobs.
+pub(crate) fn run(registry: &Registry, index: usize, max_tasks: Option<usize>) {
     while let Some(job) = next_job(registry) {
         registry.execute(job, index);
+        count_job();
+        if max_tasks.is_some_and(|max| JOBS_RUN.with(Cell::get) >= max) {
+            return;
+        }
     }
+}
+
+/// Counts one job run by this thread (from the queue or inline).
+pub(crate) fn count_job() {
+    JOBS_RUN.with(|n| n.set(n.get() + 1));
+}
+
+/// This thread's generation for its worker index.
+pub(crate) fn generation() -> u64 {
+    GENERATION.with(Cell::get)
 }
 
 /// Waits for the next job: spin briefly, then yield, then park. Work that

@@ -86,6 +86,35 @@ fn cycle(pools: usize) {
     }
 }
 
+/// Settles and checks threads, mappings and live heap against the baseline.
+fn assert_at_baseline(what: &str, threads_before: usize, maps_before: usize, heap_before: isize) {
+    let threads_after = settle(threads_before, threads);
+    // Stacks of exited threads are unmapped once they are joined or
+    // detached (glibc keeps a small cache of them).
+    let maps_after = settle(maps_before + 64, mappings);
+    let heap_after = settle((heap_before + 64 * 1024) as usize, || {
+        live_bytes().max(0) as usize
+    }) as isize;
+    eprintln!(
+        "{what}: threads {threads_before} -> {threads_after}, \
+         mappings {maps_before} -> {maps_after}, live heap {heap_before} -> {heap_after} bytes"
+    );
+    assert_eq!(
+        threads_after, threads_before,
+        "{what}: threads left running"
+    );
+    assert!(
+        maps_after <= maps_before + 64,
+        "{what}: mappings grew from {maps_before} to {maps_after}: stacks were not released"
+    );
+    // ~4 KiB per leaked pool would be ~160 MiB here.
+    assert!(
+        heap_after - heap_before < 64 * 1024,
+        "{what}: live heap grew by {} bytes",
+        heap_after - heap_before
+    );
+}
+
 #[test]
 #[cfg_attr(not(target_os = "linux"), ignore = "reads /proc/self")]
 fn forty_thousand_pools_leave_heap_threads_and_mappings_at_baseline() {
@@ -98,28 +127,23 @@ fn forty_thousand_pools_leave_heap_threads_and_mappings_at_baseline() {
     let heap_before = live_bytes();
 
     cycle(POOLS);
+    assert_at_baseline("40000 pools", threads_before, maps_before, heap_before);
 
-    let threads_after = settle(threads_before, threads);
-    // Stacks of exited threads are unmapped once they are joined or
-    // detached (glibc keeps a small cache of them).
-    let maps_after = settle(maps_before + 64, mappings);
-    let heap_after = settle((heap_before + 64 * 1024) as usize, || {
-        live_bytes().max(0) as usize
-    }) as isize;
-
-    eprintln!(
-        "{POOLS} pools: threads {threads_before} -> {threads_after}, \
-         mappings {maps_before} -> {maps_after}, live heap {heap_before} -> {heap_after} bytes"
-    );
-    assert_eq!(threads_after, threads_before, "worker threads left running");
-    assert!(
-        maps_after <= maps_before + 64,
-        "mappings grew from {maps_before} to {maps_after}: thread stacks were not released"
-    );
-    // ~4 KiB per leaked pool would be ~160 MiB here.
-    assert!(
-        heap_after - heap_before < 64 * 1024,
-        "live heap grew by {} bytes over {POOLS} pools",
-        heap_after - heap_before
+    // Recycled workers leave nothing behind either: 1 000 threads come and go.
+    let recycled = Pool::builder()
+        .workers(2)
+        .max_tasks_per_worker(1)
+        .build()
+        .unwrap();
+    let opts = corepool::MapOptions::new().chunksize(1);
+    recycled.map_with(|x: u32| x, 0..1_000, opts).unwrap();
+    recycled.close();
+    recycled.join().unwrap();
+    drop(recycled);
+    assert_at_baseline(
+        "1000 recycled workers",
+        threads_before,
+        maps_before,
+        heap_before,
     );
 }

@@ -92,7 +92,7 @@ fn jobs_run_in_labelled_spans_and_workers_report_start_and_stop() {
             "{kinds:?}"
         );
         for (_, fields) in &jobs {
-            for name in ["id", "chunk", "worker"] {
+            for name in ["id", "chunk", "worker", "generation", "inline"] {
                 assert!(
                     !field(fields, name).is_empty(),
                     "span lacks `{name}`: {fields:?}"

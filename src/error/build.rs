@@ -23,6 +23,7 @@ pub struct BuildError {
 #[derive(Debug)]
 enum BuildErrorKind {
     ZeroWorkers,
+    ZeroMaxTasks,
     TooManyWorkers(usize),
     ThreadName(usize),
     ThreadNamePanicked {
@@ -43,6 +44,12 @@ impl BuildError {
         }
     }
 
+    pub(crate) fn zero_max_tasks() -> Self {
+        BuildError {
+            kind: BuildErrorKind::ZeroMaxTasks,
+        }
+    }
+
     pub(crate) fn too_many_workers(workers: usize) -> Self {
         BuildError {
             kind: BuildErrorKind::TooManyWorkers(workers),
@@ -55,12 +62,9 @@ impl BuildError {
         }
     }
 
-    pub(crate) fn thread_name_panicked(worker: usize, message: Option<&str>) -> Self {
+    pub(crate) fn thread_name_panicked(worker: usize, message: Option<String>) -> Self {
         BuildError {
-            kind: BuildErrorKind::ThreadNamePanicked {
-                worker,
-                message: message.map(str::to_owned),
-            },
+            kind: BuildErrorKind::ThreadNamePanicked { worker, message },
         }
     }
 
@@ -99,6 +103,7 @@ impl fmt::Display for BuildError {
             BuildErrorKind::ZeroWorkers => {
                 f.write_str("a pool needs at least one worker (workers = 0)")
             }
+            BuildErrorKind::ZeroMaxTasks => f.write_str("max_tasks_per_worker must be at least 1"),
             BuildErrorKind::TooManyWorkers(n) => write!(
                 f,
                 "{n} workers is more than a pool may have (at most {})",

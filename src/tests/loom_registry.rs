@@ -37,7 +37,7 @@ fn race(stop: fn(&Registry)) -> (Result<u32, Option<Cancellation>>, usize, usize
     let pool = Pool::from_registry(registry.clone());
     let w = {
         let registry = registry.clone();
-        thread::spawn(move || worker::run(&registry, 0))
+        thread::spawn(move || worker::run(&registry, 0, None))
     };
     let submitter = {
         let f = counted(&runs, &drops);
