@@ -1,10 +1,12 @@
 //! `apply`, `apply_async`, `apply_async_with`: one closure, one job.
 
+use std::fmt;
 use std::sync::Arc;
 
 use crate::blocking;
 use crate::callbacks::Callbacks;
-use crate::error::{Cancellation, TaskError, WaitError};
+use crate::callbacks::Deliver;
+use crate::error::{Cancellation, Outcome, TaskError, TryError, UserError, WaitError};
 use crate::job::{Inline, Labels, Task};
 use crate::pool::Pool;
 use crate::result::AsyncResult;
@@ -20,9 +22,13 @@ struct ApplyTask<F, T> {
     work: Mutex<Option<(F, Finisher<T>)>>,
 }
 
+/// What a job's function returns inside the pool: its value, or (for the
+/// `try_` forms) the user's error, boxed until `TryError` types it again.
+pub(crate) type UserResult<T> = Result<T, Box<dyn UserError>>;
+
 impl<F, T> ApplyTask<F, T>
 where
-    F: FnOnce() -> T + Send + 'static,
+    F: FnOnce() -> UserResult<T> + Send + 'static,
     T: Send + 'static,
 {
     fn claim(&self) -> Option<(F, Finisher<T>)> {
@@ -42,7 +48,11 @@ where
             finisher.finish(Err(TaskError::cancelled(id, Cancellation::Abandoned)));
             return true;
         }
-        let outcome = unwind::catch(f).map_err(|payload| TaskError::panicked(id, payload));
+        let outcome = match unwind::catch(f) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(TaskError::user(id, error)),
+            Err(payload) => Err(TaskError::panicked(id, payload)),
+        };
         finisher.finish(outcome);
         true
     }
@@ -50,7 +60,7 @@ where
 
 impl<F, T> Task for ApplyTask<F, T>
 where
-    F: FnOnce() -> T + Send + 'static,
+    F: FnOnce() -> UserResult<T> + Send + 'static,
     T: Send + 'static,
 {
     fn run(&self, worker: usize, inline: bool) -> bool {
@@ -68,7 +78,7 @@ where
 
 impl<F, T> Inline for ApplyTask<F, T>
 where
-    F: FnOnce() -> T + Send + 'static,
+    F: FnOnce() -> UserResult<T> + Send + 'static,
     T: Send + 'static,
 {
     fn run_one(&self, worker: usize) -> bool {
@@ -180,7 +190,7 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_apply("apply", f, None)
+        self.submit_apply(move || Ok(f()), None)
     }
 
     /// [`apply_async`](Pool::apply_async) with Python's `callback` and
@@ -220,24 +230,125 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_apply("apply", f, Some(callbacks))
+        self.submit_apply(move || Ok(f()), callbacks.erase())
     }
 
-    /// Submits one closure as one job; `kind` labels its tracing span.
-    pub(crate) fn submit_apply<F, T>(
-        &self,
-        kind: &'static str,
-        f: F,
-        callbacks: Option<Callbacks<T>>,
-    ) -> AsyncResult<T>
+    /// Runs a fallible `f` on a worker and blocks until it returns: the
+    /// blocking form of [`try_apply_async`](Pool::try_apply_async).
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Task`] with [`TryError::User`] if `f` returns `Err`, or
+    /// [`TryError::Task`] if it panics or is cancelled;
+    /// [`WaitError::WouldDeadlock`] where [`apply`](Pool::apply) would
+    /// refuse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corepool::{TryError, WaitError};
+    ///
+    /// let pool = corepool::Pool::new(1)?;
+    /// assert_eq!(pool.try_apply(|| "42".parse::<u32>())?, 42);
+    /// let err = pool.try_apply(|| "x".parse::<u32>()).unwrap_err();
+    /// assert!(matches!(err, WaitError::Task(TryError::User { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_apply<F, T, E>(&self, f: F) -> Result<T, WaitError<TryError<E>>>
     where
-        F: FnOnce() -> T + Send + 'static,
+        F: FnOnce() -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
     {
-        let registry = self.registry();
+        blocking::ensure_can_block(self.id())?;
+        self.try_apply_async(f).get()
+    }
+
+    /// Submits a fallible `f`, one returning `Result<T, E>`, and returns its
+    /// result at once: [`apply_async`](Pool::apply_async) for functions that
+    /// can fail with your own error type. The result resolves to `Ok(T)`,
+    /// or to a [`TryError<E>`] holding your `E` (typed, no downcast) or the
+    /// task's own error.
+    ///
+    /// # Errors
+    ///
+    /// The result resolves to [`TryError::User`] if `f` returns `Err`, and
+    /// to [`TryError::Task`] for a panic or a cancellation (as
+    /// [`apply_async`](Pool::apply_async)'s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use corepool::TryError;
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let ok = pool.try_apply_async(|| u8::try_from(200_u32));
+    /// let bad = pool.try_apply_async(|| u8::try_from(300_u32));
+    /// assert_eq!(ok.await.unwrap(), 200);
+    /// match bad.await {
+    ///     Err(TryError::User { error, .. }) => println!("out of range: {error}"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn try_apply_async<F, T, E>(&self, f: F) -> AsyncResult<T, TryError<E>>
+    where
+        F: FnOnce() -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
+    {
+        self.submit_apply(move || f().map_err(box_user), None)
+    }
+
+    /// [`try_apply_async`](Pool::try_apply_async) with callbacks: the
+    /// success callback runs on `Ok`, the error callback gets the
+    /// [`&TryError<E>`](TryError) on `Err`, a panic or a cancellation.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_apply_async`](Pool::try_apply_async); a callback that panics
+    /// replaces the outcome with a [`TryError::Task`] of kind
+    /// [`CallbackPanicked`](crate::TaskErrorKind::CallbackPanicked).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use corepool::{Callbacks, TryError};
+    ///
+    /// let pool = corepool::Pool::new(1)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let cb = Callbacks::for_try()
+    ///     .on_success(|_: &u8| unreachable!("an Err is not a success"))
+    ///     .on_error(move |e: &TryError<String>| tx.send(e.user_error().cloned()).unwrap());
+    /// pool.try_apply_async_with(|| Err::<u8, _>("disk full".to_string()), cb).detach();
+    /// assert_eq!(rx.recv()?.as_deref(), Some("disk full"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_apply_async_with<F, T, E>(
+        &self,
+        f: F,
+        callbacks: Callbacks<T, TryError<E>>,
+    ) -> AsyncResult<T, TryError<E>>
+    where
+        F: FnOnce() -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
+    {
+        self.submit_apply(move || f().map_err(box_user), callbacks.erase())
+    }
+
+    /// Submits one closure as one job.
+    fn submit_apply<F, T, E>(&self, f: F, callbacks: Option<Deliver<T>>) -> AsyncResult<T, E>
+    where
+        F: FnOnce() -> UserResult<T> + Send + 'static,
+        T: Send + 'static,
+        E: Outcome,
+    {
         let labels = Labels {
-            id: registry.next_job_id(),
-            kind,
+            id: self.registry().next_job_id(),
+            kind: "apply",
             chunk: 0,
         };
         self.submit_labeled(labels, f, callbacks)
@@ -245,17 +356,18 @@ impl Pool {
 
     /// Submits one closure as one job with the given span labels (an `imap`
     /// chunk shares its stream's id).
-    pub(crate) fn submit_labeled<F, T>(
+    pub(crate) fn submit_labeled<F, T, E>(
         &self,
         labels: Labels,
         f: F,
-        callbacks: Option<Callbacks<T>>,
-    ) -> AsyncResult<T>
+        callbacks: Option<Deliver<T>>,
+    ) -> AsyncResult<T, E>
     where
-        F: FnOnce() -> T + Send + 'static,
+        F: FnOnce() -> UserResult<T> + Send + 'static,
         T: Send + 'static,
+        E: Outcome,
     {
-        let detached = callbacks.as_ref().is_some_and(|c| !c.is_empty());
+        let detached = callbacks.is_some();
         let (slot, finisher) = Finisher::pair(labels.id, callbacks);
         let task = Arc::new(ApplyTask {
             labels,
@@ -265,4 +377,9 @@ impl Pool {
         self.registry().submit(task);
         result
     }
+}
+
+/// Boxes a user's error for its trip through the pool.
+pub(crate) fn box_user<E: Send + Sync + fmt::Debug + 'static>(error: E) -> Box<dyn UserError> {
+    Box::new(error)
 }

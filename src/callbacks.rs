@@ -2,11 +2,17 @@
 
 use std::fmt;
 
-use crate::error::TaskError;
+use crate::error::{Outcome, TaskError, TryError};
 use crate::unwind;
 
 type OnSuccess<T> = Box<dyn FnOnce(&T) + Send + 'static>;
-type OnError = Box<dyn FnOnce(&TaskError) + Send + 'static>;
+type OnError<E> = Box<dyn FnOnce(&E) + Send + 'static>;
+
+/// Callbacks with their error type erased, as the pool runs them: given the
+/// outcome and the submission's id, run the matching callback and return
+/// the outcome the waiter will see.
+pub(crate) type Deliver<T> =
+    Box<dyn FnOnce(Result<T, TaskError>, u64) -> Result<T, TaskError> + Send + 'static>;
 
 /// Functions run when a submission finishes, before its result can be
 /// observed through `.await` or `get` (Python's ordering).
@@ -47,9 +53,14 @@ type OnError = Box<dyn FnOnce(&TaskError) + Send + 'static>;
 /// assert_eq!(got, [0, 1, 4, 9]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Callbacks<T> {
+///
+/// For the fallible (`try_`) forms the error callback gets a
+/// [`&TryError<E>`](crate::TryError): `Callbacks<T, TryError<E>>`, so your
+/// error arrives typed. A `try_` task that returns `Err` runs the error
+/// callback, never the success one.
+pub struct Callbacks<T, E = TaskError> {
     on_success: Option<OnSuccess<T>>,
-    on_error: Option<OnError>,
+    on_error: Option<OnError<E>>,
 }
 
 impl<T> Callbacks<T> {
@@ -63,12 +74,30 @@ impl<T> Callbacks<T> {
     /// assert!(cb.is_empty());
     /// ```
     pub fn new() -> Self {
-        Callbacks {
-            on_success: None,
-            on_error: None,
-        }
+        Self::default()
     }
+}
 
+impl<T, E> Callbacks<T, TryError<E>> {
+    /// No callbacks, for a fallible (`try_`) form: the error callback will
+    /// get a [`&TryError<E>`](TryError).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corepool::{Callbacks, TryError};
+    ///
+    /// let cb = Callbacks::for_try().on_error(|e: &TryError<std::num::ParseIntError>| {
+    ///     eprintln!("{e}");
+    /// });
+    /// # let _: Callbacks<u8, _> = cb;
+    /// ```
+    pub fn for_try() -> Self {
+        Self::default()
+    }
+}
+
+impl<T, E> Callbacks<T, E> {
     /// Sets Python's `callback`: run with the value when the submission
     /// succeeds.
     ///
@@ -101,7 +130,7 @@ impl<T> Callbacks<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
-    pub fn on_error(mut self, f: impl FnOnce(&TaskError) + Send + 'static) -> Self {
+    pub fn on_error(mut self, f: impl FnOnce(&E) + Send + 'static) -> Self {
         self.on_error = Some(Box::new(f));
         self
     }
@@ -116,14 +145,39 @@ impl<T> Callbacks<T> {
     pub fn is_empty(&self) -> bool {
         self.on_success.is_none() && self.on_error.is_none()
     }
+}
+
+impl<T, E> Callbacks<T, E> {
+    /// The callbacks with their error type erased; `None` if there are none.
+    pub(crate) fn erase(self) -> Option<Deliver<T>>
+    where
+        T: 'static,
+        E: Outcome,
+    {
+        if self.is_empty() {
+            return None;
+        }
+        Some(Box::new(move |outcome, id| self.run(outcome, id)))
+    }
 
     /// Runs the callback that matches `outcome`, and returns the outcome the
     /// waiter will see.
-    pub(crate) fn run(self, outcome: Result<T, TaskError>, id: u64) -> Result<T, TaskError> {
-        let caught = match (&outcome, self.on_success, self.on_error) {
-            (Ok(value), Some(f), _) => unwind::catch(|| f(value)),
-            (Err(error), _, Some(f)) => unwind::catch(|| f(error)),
-            _ => Ok(()),
+    fn run(self, outcome: Result<T, TaskError>, id: u64) -> Result<T, TaskError>
+    where
+        E: Outcome,
+    {
+        let (outcome, caught) = match (outcome, self.on_success, self.on_error) {
+            (Ok(value), Some(f), _) => {
+                let caught = unwind::catch(|| f(&value));
+                (Ok(value), caught)
+            }
+            (Err(error), _, Some(f)) => {
+                // The callback sees the error as the result will show it.
+                let error = E::from_task_error(error);
+                let caught = unwind::catch(|| f(&error));
+                (Err(error.into_task_error(id)), caught)
+            }
+            (outcome, _, _) => (outcome, Ok(())),
         };
         match caught {
             Ok(()) => outcome,
@@ -132,13 +186,16 @@ impl<T> Callbacks<T> {
     }
 }
 
-impl<T> Default for Callbacks<T> {
+impl<T, E> Default for Callbacks<T, E> {
     fn default() -> Self {
-        Self::new()
+        Callbacks {
+            on_success: None,
+            on_error: None,
+        }
     }
 }
 
-impl<T> fmt::Debug for Callbacks<T> {
+impl<T, E> fmt::Debug for Callbacks<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let show = |set: bool| if set { "<closure>" } else { "None" };
         f.debug_struct("Callbacks")

@@ -151,8 +151,8 @@ pub use args::TupleFn;
 pub use builder::{MAX_WORKERS, PoolBuilder};
 pub use callbacks::Callbacks;
 pub use error::{
-    BuildError, Cancellation, JoinError, TaskError, TaskErrorKind, TimeoutError, WaitError,
-    WouldDeadlock,
+    BuildError, Cancellation, JoinError, PanicPayload, TaskError, TaskErrorKind, TimeoutError,
+    TryError, WaitError, WouldDeadlock,
 };
 pub use imap::{BlockingIter, Imap, ImapUnordered};
 pub use map::MapOptions;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::future::FusedFuture;
 
 use crate::blocking;
-use crate::error::{TaskError, TimeoutError, WaitError, WouldDeadlock};
+use crate::error::{Outcome, TaskError, TimeoutError, WaitError, WouldDeadlock};
 use crate::job::Inline;
 use crate::slot::Slot;
 
@@ -47,7 +47,10 @@ use crate::slot::Slot;
 /// Awaiting is cancel safe: dropping the `.await` (say, in a `select!`) loses
 /// nothing as long as the `AsyncResult` itself is kept and polled again.
 #[must_use = "dropping an AsyncResult cancels its work if it has not started; `.await` it, or `detach()` it"]
-pub struct AsyncResult<T> {
+///
+/// The error type `E` is [`TaskError`] for the plain forms and
+/// [`TryError<U>`](crate::TryError) for the fallible (`try_`) ones.
+pub struct AsyncResult<T, E = TaskError> {
     slot: Arc<Slot<T>>,
     pool: u64,
     /// The unstarted work this result waits for, which a worker of the same
@@ -55,28 +58,37 @@ pub struct AsyncResult<T> {
     work: Option<Arc<dyn Inline>>,
     detached: bool,
     taken: bool,
+    /// Turns the pool's internal error into the one this result hands out
+    /// (the identity, or `TryError<U>`'s typing of the user's error).
+    convert: fn(TaskError) -> E,
 }
 
-impl<T> AsyncResult<T> {
+impl<T, E> AsyncResult<T, E> {
     pub(crate) fn new(
         slot: Arc<Slot<T>>,
         pool: u64,
         detached: bool,
         work: Option<Arc<dyn Inline>>,
-    ) -> Self {
+    ) -> Self
+    where
+        E: Outcome,
+    {
         AsyncResult {
             slot,
             pool,
             work,
             detached,
             taken: false,
+            convert: E::from_task_error,
         }
     }
 
-    fn take(&mut self, outcome: Option<Result<T, TaskError>>) -> Result<T, TaskError> {
+    fn take(&mut self, outcome: Option<Result<T, TaskError>>) -> Result<T, E> {
         self.taken = true;
         self.work = None;
-        outcome.expect("AsyncResult: the result was already taken")
+        outcome
+            .expect("AsyncResult: the result was already taken")
+            .map_err(self.convert)
     }
 
     /// Tells a worker blocked on this result what it may run itself.
@@ -87,7 +99,7 @@ impl<T> AsyncResult<T> {
     }
 
     /// Polls for the outcome, taking it.
-    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
+    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
         match self.slot.poll_take(cx) {
             Poll::Ready(outcome) => Poll::Ready(self.take(outcome)),
             Poll::Pending => {
@@ -140,8 +152,11 @@ impl<T> AsyncResult<T> {
     /// assert_eq!(r.get()?, 42);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get(&mut self) -> Result<T, WaitError> {
-        Ok(blocking::block_on(self.pool, |cx| self.poll_outcome(cx))??)
+    pub fn get(&mut self) -> Result<T, WaitError<E>> {
+        match blocking::block_on(self.pool, |cx| self.poll_outcome(cx))? {
+            Ok(value) => Ok(value),
+            Err(error) => Err(WaitError::Task(error)),
+        }
     }
 
     /// Like [`get`](AsyncResult::get), but gives up after `timeout` (Python's
@@ -170,10 +185,11 @@ impl<T> AsyncResult<T> {
     /// assert_eq!(r.get_timeout(Duration::MAX)?, 1); // MAX: no deadline
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, TimeoutError> {
+    pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, TimeoutError<E>> {
         let deadline = blocking::deadline(timeout);
         match blocking::block_on_until(self.pool, deadline, |cx| self.poll_outcome(cx))? {
-            Some(outcome) => Ok(outcome?),
+            Some(Ok(value)) => Ok(value),
+            Some(Err(error)) => Err(TimeoutError::Task(error)),
             None => Err(TimeoutError::TimedOut),
         }
     }
@@ -283,8 +299,8 @@ impl<T> AsyncResult<T> {
     }
 }
 
-impl<T> Future for AsyncResult<T> {
-    type Output = Result<T, TaskError>;
+impl<T, E> Future for AsyncResult<T, E> {
+    type Output = Result<T, E>;
 
     /// # Panics
     ///
@@ -294,13 +310,13 @@ impl<T> Future for AsyncResult<T> {
     }
 }
 
-impl<T> FusedFuture for AsyncResult<T> {
+impl<T, E> FusedFuture for AsyncResult<T, E> {
     fn is_terminated(&self) -> bool {
         self.taken
     }
 }
 
-impl<T> Drop for AsyncResult<T> {
+impl<T, E> Drop for AsyncResult<T, E> {
     fn drop(&mut self) {
         if !self.detached {
             self.slot.abandon();
@@ -308,7 +324,7 @@ impl<T> Drop for AsyncResult<T> {
     }
 }
 
-impl<T> fmt::Debug for AsyncResult<T> {
+impl<T, E> fmt::Debug for AsyncResult<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncResult")
             .field("ready", &self.ready())

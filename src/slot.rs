@@ -24,7 +24,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use crate::callbacks::Callbacks;
+use crate::callbacks::Deliver;
 use crate::error::{Cancellation, TaskError};
 use crate::sync::{self, AtomicBool, Mutex, MutexGuard, Ordering};
 
@@ -208,12 +208,12 @@ impl<T> Drop for Completer<T> {
 /// Delivers an outcome: the callbacks first (Python's order), then the slot.
 pub(crate) struct Finisher<T> {
     completer: Completer<T>,
-    callbacks: Option<Callbacks<T>>,
+    callbacks: Option<Deliver<T>>,
 }
 
 impl<T> Finisher<T> {
     /// A new slot for submission `id`, and the finisher that delivers to it.
-    pub(crate) fn pair(id: u64, callbacks: Option<Callbacks<T>>) -> (Arc<Slot<T>>, Self) {
+    pub(crate) fn pair(id: u64, callbacks: Option<Deliver<T>>) -> (Arc<Slot<T>>, Self) {
         let slot = Slot::new();
         let finisher = Finisher {
             completer: Completer::new(slot.clone(), id),
@@ -233,7 +233,7 @@ impl<T> Finisher<T> {
 
     pub(crate) fn finish(self, outcome: Result<T, TaskError>) {
         let outcome = match self.callbacks {
-            Some(callbacks) => callbacks.run(outcome, self.completer.id()),
+            Some(deliver) => deliver(outcome, self.completer.id()),
             None => outcome,
         };
         self.completer.complete(outcome);

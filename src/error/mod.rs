@@ -4,6 +4,7 @@
 //! | operation | error |
 //! |---|---|
 //! | awaiting a task, an `imap` item, a callback's view | [`TaskError`]: panicked or cancelled |
+//! | the same for a fallible (`try_`) form | [`TryError<E>`]: your `E`, or the `TaskError` |
 //! | a sync call that waits for a task (`apply`, `map`, `get`, the blocking iterator) | [`WaitError`]: the task's error, or [`WouldDeadlock`] |
 //! | a sync call with a timeout (`get_timeout`, `next_timeout`) | [`TimeoutError`]: timed out (nothing lost), the task's error, or `WouldDeadlock` |
 //! | `wait`, `wait_timeout` | [`WouldDeadlock`] |
@@ -19,10 +20,14 @@ use std::any::Any;
 
 mod build;
 mod task;
+mod try_error;
 mod wait;
 
 pub use build::BuildError;
-pub use task::{Cancellation, TaskError, TaskErrorKind};
+pub(crate) use task::UserError;
+pub use task::{Cancellation, PanicPayload, TaskError, TaskErrorKind};
+pub(crate) use try_error::Outcome;
+pub use try_error::TryError;
 pub use wait::{JoinError, TimeoutError, WaitError, WouldDeadlock};
 
 /// A panic payload, as [`std::panic::catch_unwind`] returns it.

@@ -4,7 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 
-use crate::sync::{self, Mutex};
+use crate::sync::{self, Mutex, MutexGuard};
 
 use super::{Payload, payload_message};
 
@@ -43,8 +43,12 @@ pub struct TaskError {
     index: Option<usize>,
 }
 
-/// Only a panic carries a payload.
+/// Only a panic carries a payload; only a fallible (`try_`) form's error
+/// carries a user error.
 enum Repr {
+    /// A `try_` form's function returned `Err`: the user's error, typed
+    /// again by `TryError` (see `error/try_error.rs`).
+    User(Box<dyn UserError>),
     Panic {
         origin: Origin,
         message: Option<String>,
@@ -53,6 +57,23 @@ enum Repr {
         payload: Mutex<Option<Payload>>,
     },
     Cancelled(Cancellation),
+}
+
+/// A user's error, type-erased while it travels through the pool; `Debug`
+/// so that a `TaskError` can always be shown.
+pub(crate) trait UserError: Any + Send + Sync + fmt::Debug {
+    fn as_any(&self) -> &dyn Any;
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
+}
+
+impl<E: Any + Send + Sync + fmt::Debug> UserError for E {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync> {
+        self
+    }
 }
 
 /// What panicked.
@@ -90,6 +111,9 @@ pub enum TaskErrorKind {
     InputPanicked,
     /// The task never ran; [`TaskError::cancellation`] says why.
     Cancelled,
+    /// The function of a fallible (`try_`) form returned `Err`; the error is
+    /// handed back typed by [`TryError::User`](crate::TryError::User).
+    User,
 }
 
 /// Why a task was cancelled before it ran, as returned by
@@ -146,6 +170,23 @@ impl TaskError {
         }
     }
 
+    pub(crate) fn user(id: u64, error: Box<dyn UserError>) -> Self {
+        TaskError {
+            repr: Repr::User(error),
+            id,
+            index: None,
+        }
+    }
+
+    /// The user's error, if this carries one: `Ok` with it and the index,
+    /// `Err(self)` otherwise.
+    pub(crate) fn take_user(self) -> Result<(Box<dyn UserError>, Option<usize>), Self> {
+        match self.repr {
+            Repr::User(error) => Ok((error, self.index)),
+            repr => Err(TaskError { repr, ..self }),
+        }
+    }
+
     pub(crate) fn cancelled(id: u64, why: Cancellation) -> Self {
         TaskError {
             repr: Repr::Cancelled(why),
@@ -166,6 +207,12 @@ impl TaskError {
                 payload: Mutex::new(None),
             },
             Repr::Cancelled(why) => Repr::Cancelled(*why),
+            // A whole chunk fails only by being cancelled or by a panic of the
+            // chunk as a whole; a user error belongs to one item.
+            Repr::User(_) => {
+                debug_assert!(false, "a user error is never copied to other items");
+                Repr::Cancelled(Cancellation::Abandoned)
+            }
         };
         TaskError {
             repr,
@@ -206,6 +253,7 @@ impl TaskError {
                 ..
             } => TaskErrorKind::InputPanicked,
             Repr::Cancelled(_) => TaskErrorKind::Cancelled,
+            Repr::User(_) => TaskErrorKind::User,
         }
     }
 
@@ -265,7 +313,7 @@ impl TaskError {
     pub fn cancellation(&self) -> Option<Cancellation> {
         match self.repr {
             Repr::Cancelled(why) => Some(why),
-            Repr::Panic { .. } => None,
+            Repr::Panic { .. } | Repr::User(_) => None,
         }
     }
 
@@ -319,7 +367,41 @@ impl TaskError {
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
             Repr::Panic { message, .. } => message.as_deref(),
-            Repr::Cancelled(_) => None,
+            Repr::Cancelled(_) | Repr::User(_) => None,
+        }
+    }
+
+    /// A view of the panic payload, by reference, while the error is kept
+    /// (for an error callback, say: Python's errbacks test
+    /// `isinstance(exc, KeyError)`). `None` if this is not a panic or the
+    /// payload was taken by [`into_panic`](TaskError::into_panic).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use corepool::Callbacks;
+    ///
+    /// #[derive(Debug)]
+    /// struct KeyError(&'static str);
+    ///
+    /// let pool = corepool::Pool::new(1)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let cb = Callbacks::new().on_error(move |e: &corepool::TaskError| {
+    ///     let key = e.panic_payload().and_then(|p| p.downcast_ref::<KeyError>().map(|k| k.0));
+    ///     tx.send(key).unwrap();
+    /// });
+    /// pool.apply_async_with(|| -> u8 { std::panic::panic_any(KeyError("id")) }, cb).detach();
+    /// assert_eq!(rx.recv()?, Some("id"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn panic_payload(&self) -> Option<PanicPayload<'_>> {
+        match &self.repr {
+            Repr::Panic { payload, .. } => {
+                let guard = sync::lock(payload);
+                guard.is_some().then_some(PanicPayload(guard))
+            }
+            Repr::Cancelled(_) | Repr::User(_) => None,
         }
     }
 
@@ -364,9 +446,41 @@ impl TaskError {
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
         let payload = match &self.repr {
             Repr::Panic { payload, .. } => sync::lock(payload).take(),
-            Repr::Cancelled(_) => None,
+            Repr::Cancelled(_) | Repr::User(_) => None,
         };
         payload.ok_or(self)
+    }
+}
+
+/// A borrowed view of a [`TaskError`]'s panic payload, from
+/// [`TaskError::panic_payload`]: dereferences to `dyn Any + Send`, so
+/// `downcast_ref` and `is` work on it. The error's payload is locked while
+/// the view lives; drop it before calling `into_panic`.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// let pool = corepool::Pool::new(1).unwrap();
+/// let err = pool.apply_async(|| -> () { std::panic::panic_any(7_u32) }).await.unwrap_err();
+/// assert!(err.panic_payload().unwrap().is::<u32>());
+/// # }
+/// ```
+pub struct PanicPayload<'a>(MutexGuard<'a, Option<Payload>>);
+
+impl std::ops::Deref for PanicPayload<'_> {
+    type Target = dyn Any + Send;
+
+    fn deref(&self) -> &Self::Target {
+        &**self.0.as_ref().expect("checked when the view was made")
+    }
+}
+
+impl fmt::Debug for PanicPayload<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicPayload")
+            .field("message", &payload_message(&**self))
+            .finish_non_exhaustive()
     }
 }
 
@@ -380,6 +494,7 @@ impl fmt::Display for TaskError {
                 Origin::Input => write!(f, "the input of task {id} panicked")?,
             },
             Repr::Cancelled(_) => write!(f, "task {id} was cancelled")?,
+            Repr::User(_) => write!(f, "task {id} returned an error")?,
         }
         if let Some(index) = self.index {
             write!(f, " (item {index})")?;
@@ -399,6 +514,7 @@ impl fmt::Display for TaskError {
             Repr::Cancelled(Cancellation::Abandoned) => {
                 f.write_str(": nobody wanted its result any more")
             }
+            Repr::User(error) => write!(f, ": {error:?}"),
         }
     }
 }

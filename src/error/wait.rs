@@ -68,15 +68,19 @@ impl std::error::Error for WouldDeadlock {}
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// For the fallible (`try_`) forms the task's error is a
+/// [`TryError<E>`](crate::TryError): `WaitError<TryError<E>>`.
 #[derive(Debug)]
-pub enum WaitError {
-    /// The task failed: it panicked or was cancelled.
-    Task(TaskError),
+pub enum WaitError<E = TaskError> {
+    /// The task failed: it panicked or was cancelled (or, for the `try_`
+    /// forms, returned your error).
+    Task(E),
     /// The call refused to block here; nothing was submitted or taken.
     WouldDeadlock(WouldDeadlock),
 }
 
-impl WaitError {
+impl<E> WaitError<E> {
     /// The task's error, if that is what this is.
     ///
     /// # Examples
@@ -87,7 +91,7 @@ impl WaitError {
     /// assert!(err.task_error().unwrap().is_panic());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn task_error(&self) -> Option<&TaskError> {
+    pub fn task_error(&self) -> Option<&E> {
         match self {
             WaitError::Task(e) => Some(e),
             WaitError::WouldDeadlock(_) => None,
@@ -111,6 +115,27 @@ impl WaitError {
         }
     }
 
+    /// The task's error by value, if that is what this is (to resume its
+    /// panic, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(1)?;
+    /// let err = pool.apply(|| -> () { std::panic::panic_any(7_u8) }).unwrap_err();
+    /// let payload = err.into_task_error().unwrap().into_panic();
+    /// assert_eq!(payload.downcast_ref::<u8>(), Some(&7));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_task_error(self) -> Option<E> {
+        match self {
+            WaitError::Task(e) => Some(e),
+            WaitError::WouldDeadlock(_) => None,
+        }
+    }
+}
+
+impl WaitError {
     /// Whether the task panicked ([`TaskError::is_panic`]).
     ///
     /// # Examples
@@ -152,25 +177,6 @@ impl WaitError {
         self.task_error().and_then(TaskError::panic_message)
     }
 
-    /// The task's error by value, if that is what this is (to resume its
-    /// panic, say).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = corepool::Pool::new(1)?;
-    /// let err = pool.apply(|| -> () { std::panic::panic_any(7_u8) }).unwrap_err();
-    /// let payload = err.into_task_error().unwrap().into_panic();
-    /// assert_eq!(payload.downcast_ref::<u8>(), Some(&7));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn into_task_error(self) -> Option<TaskError> {
-        match self {
-            WaitError::Task(e) => Some(e),
-            WaitError::WouldDeadlock(_) => None,
-        }
-    }
-
     /// The index of the failing input item ([`TaskError::index`]).
     ///
     /// # Examples
@@ -192,13 +198,13 @@ impl From<TaskError> for WaitError {
     }
 }
 
-impl From<WouldDeadlock> for WaitError {
+impl<E> From<WouldDeadlock> for WaitError<E> {
     fn from(error: WouldDeadlock) -> Self {
         WaitError::WouldDeadlock(error)
     }
 }
 
-impl fmt::Display for WaitError {
+impl<E: fmt::Display> fmt::Display for WaitError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WaitError::Task(e) => e.fmt(f),
@@ -207,7 +213,7 @@ impl fmt::Display for WaitError {
     }
 }
 
-impl std::error::Error for WaitError {
+impl<E: fmt::Debug + fmt::Display> std::error::Error for WaitError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         // The variants are shown by `Display` already.
         None
@@ -235,17 +241,18 @@ impl std::error::Error for WaitError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
-pub enum TimeoutError {
+pub enum TimeoutError<E = TaskError> {
     /// The result was not ready in time. Nothing was lost: it can still be
     /// waited for or awaited.
     TimedOut,
-    /// The task failed: it panicked or was cancelled.
-    Task(TaskError),
+    /// The task failed: it panicked or was cancelled (or, for the `try_`
+    /// forms, returned your error).
+    Task(E),
     /// The call refused to block here; nothing was submitted or taken.
     WouldDeadlock(WouldDeadlock),
 }
 
-impl TimeoutError {
+impl<E> TimeoutError<E> {
     /// Whether the call ran out of time.
     ///
     /// # Examples
@@ -277,7 +284,7 @@ impl TimeoutError {
     /// assert_eq!(err.task_error().unwrap().panic_message(), Some("boom"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn task_error(&self) -> Option<&TaskError> {
+    pub fn task_error(&self) -> Option<&E> {
         match self {
             TimeoutError::Task(e) => Some(e),
             _ => None,
@@ -285,8 +292,8 @@ impl TimeoutError {
     }
 }
 
-impl From<WaitError> for TimeoutError {
-    fn from(error: WaitError) -> Self {
+impl<E> From<WaitError<E>> for TimeoutError<E> {
+    fn from(error: WaitError<E>) -> Self {
         match error {
             WaitError::Task(e) => TimeoutError::Task(e),
             WaitError::WouldDeadlock(e) => TimeoutError::WouldDeadlock(e),
@@ -294,7 +301,7 @@ impl From<WaitError> for TimeoutError {
     }
 }
 
-impl From<WouldDeadlock> for TimeoutError {
+impl<E> From<WouldDeadlock> for TimeoutError<E> {
     fn from(error: WouldDeadlock) -> Self {
         TimeoutError::WouldDeadlock(error)
     }
@@ -306,7 +313,7 @@ impl From<TaskError> for TimeoutError {
     }
 }
 
-impl fmt::Display for TimeoutError {
+impl<E: fmt::Display> fmt::Display for TimeoutError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TimeoutError::TimedOut => f.write_str(
@@ -318,7 +325,7 @@ impl fmt::Display for TimeoutError {
     }
 }
 
-impl std::error::Error for TimeoutError {}
+impl<E: fmt::Debug + fmt::Display> std::error::Error for TimeoutError<E> {}
 
 // ===== impl JoinError =====
 

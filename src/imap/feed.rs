@@ -9,6 +9,7 @@ use std::vec;
 
 use futures::Stream;
 
+use crate::apply::UserResult;
 use crate::error::{Cancellation, TaskError};
 use crate::job::Labels;
 use crate::pool::Pool;
@@ -76,7 +77,7 @@ impl<S, F, T> Feeder<S, F>
 where
     S: Stream + Send + 'static,
     S::Item: Send + 'static,
-    F: Fn(S::Item) -> T + Send + Sync + 'static,
+    F: Fn(S::Item) -> UserResult<T> + Send + Sync + 'static,
     T: Send + 'static,
 {
     fn submit(&mut self, chunksize: usize) -> ChunkFuture<T> {
@@ -93,7 +94,7 @@ where
         self.next_chunk += 1;
         let result =
             self.pool
-                .submit_labeled(labels, move || run_chunk(&*f, id, items, offset), None);
+                .submit_labeled(labels, move || Ok(run_chunk(&*f, id, items, offset)), None);
         ChunkFuture {
             result,
             offset,
@@ -115,7 +116,7 @@ impl<S, F, T> Feed<T> for Feeder<S, F>
 where
     S: Stream + Send + 'static,
     S::Item: Send + 'static,
-    F: Fn(S::Item) -> T + Send + Sync + 'static,
+    F: Fn(S::Item) -> UserResult<T> + Send + Sync + 'static,
     T: Send + 'static,
 {
     fn poll_chunk(
@@ -169,11 +170,21 @@ where
 /// the chunk goes on with the next item (`unwind::map_caught` re-arms the
 /// guard after a panic), so one failing item does not take its neighbours
 /// down.
-fn run_chunk<I, T>(f: &impl Fn(I) -> T, id: u64, items: Vec<I>, offset: usize) -> Outcomes<T> {
+fn run_chunk<I, T>(
+    f: &impl Fn(I) -> UserResult<T>,
+    id: u64,
+    items: Vec<I>,
+    offset: usize,
+) -> Outcomes<T> {
     let mut out = Vec::with_capacity(items.len());
     unwind::map_caught(items.into_iter(), f, |outcome| {
         let index = offset + out.len();
-        out.push(outcome.map_err(|payload| TaskError::panicked(id, payload).with_index(index)));
+        out.push(match outcome {
+            Ok(Ok(value)) => Ok(value),
+            // A `try_imap` item that returned `Err`: yielded at its place.
+            Ok(Err(user)) => Err(TaskError::user(id, user).with_index(index)),
+            Err(payload) => Err(TaskError::panicked(id, payload).with_index(index)),
+        });
         true
     });
     out

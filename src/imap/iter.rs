@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{Stream, StreamExt};
 
 use crate::blocking;
-use crate::error::{TaskError, TimeoutError, WaitError};
+use crate::error::{TimeoutError, WaitError};
 
 /// A blocking `Iterator` over an [`Imap`](crate::Imap) or
 /// [`ImapUnordered`](crate::ImapUnordered) stream: Python's
@@ -44,9 +44,9 @@ pub struct BlockingIter<S> {
 /// A timed `next` ran out of time.
 struct TimedOut;
 
-impl<S, T> BlockingIter<S>
+impl<S, T, E> BlockingIter<S>
 where
-    S: Stream<Item = Result<T, TaskError>> + Unpin,
+    S: Stream<Item = Result<T, E>> + Unpin,
 {
     pub(crate) fn new(stream: S, pool: u64) -> Self {
         BlockingIter {
@@ -61,7 +61,7 @@ where
     fn next_until(
         &mut self,
         deadline: Option<Instant>,
-    ) -> Result<Option<Result<T, WaitError>>, TimedOut> {
+    ) -> Result<Option<Result<T, WaitError<E>>>, TimedOut> {
         if self.done {
             return Ok(None);
         }
@@ -107,7 +107,7 @@ where
     /// assert!(it.next().is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<T, TimeoutError>> {
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<T, TimeoutError<E>>> {
         match self.next_until(blocking::deadline(timeout)) {
             Ok(item) => item.map(|item| item.map_err(TimeoutError::from)),
             Err(TimedOut) => Some(Err(TimeoutError::TimedOut)),
@@ -133,11 +133,11 @@ where
     }
 }
 
-impl<S, T> Iterator for BlockingIter<S>
+impl<S, T, E> Iterator for BlockingIter<S>
 where
-    S: Stream<Item = Result<T, TaskError>> + Unpin,
+    S: Stream<Item = Result<T, E>> + Unpin,
 {
-    type Item = Result<T, WaitError>;
+    type Item = Result<T, WaitError<E>>;
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_until(None)

@@ -6,12 +6,16 @@ mod ordered;
 mod unordered;
 mod window;
 
+use std::fmt;
+
 use futures::Stream;
 
 pub use iter::BlockingIter;
 pub use ordered::Imap;
 pub use unordered::ImapUnordered;
 
+use crate::apply::{UserResult, box_user};
+use crate::error::TryError;
 use crate::pool::Pool;
 use feed::Feeder;
 use window::Window;
@@ -21,7 +25,7 @@ impl Pool {
     where
         S: Stream + Send + 'static,
         S::Item: Send + 'static,
-        F: Fn(S::Item) -> T + Send + Sync + 'static,
+        F: Fn(S::Item) -> UserResult<T> + Send + Sync + 'static,
         T: Send + 'static,
         Q: window::ChunkQueue<T>,
     {
@@ -87,7 +91,7 @@ impl Pool {
         F: Fn(S::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        Imap::new(self.window(f, input))
+        Imap::new(self.window(move |item| Ok(f(item)), input))
     }
 
     /// Like [`imap`](Pool::imap), but yields each result as soon as its
@@ -136,6 +140,128 @@ impl Pool {
         F: Fn(S::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        ImapUnordered::new(self.window(f, input))
+        ImapUnordered::new(self.window(move |item| Ok(f(item)), input))
+    }
+
+    /// [`imap`](Pool::imap) for a fallible `f`, one returning `Result<T, E>`:
+    /// an item whose function returns `Err` yields
+    /// [`TryError::User`] (your error, typed, with the item's index) at its
+    /// position, and the stream goes on, as it does for a panicking item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use futures::StreamExt;
+    /// use corepool::TryError;
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let out: Vec<_> = pool.try_imap(|s: &str| s.parse::<u8>(), ["1", "x", "3"]).collect().await;
+    /// assert_eq!(out[0].as_ref().unwrap(), &1);
+    /// assert!(matches!(out[1], Err(TryError::User { index: Some(1), .. })));
+    /// assert_eq!(out[2].as_ref().unwrap(), &3);
+    /// # }
+    /// ```
+    pub fn try_imap<I, T, E, F>(&self, f: F, items: I) -> Imap<T, TryError<E>>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> Result<T, E> + Send + Sync + 'static,
+        T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
+    {
+        self.try_imap_stream(f, futures::stream::iter(items))
+    }
+
+    /// [`try_imap`](Pool::try_imap) over an async input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use futures::{stream, StreamExt};
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let ok = pool
+    ///     .try_imap_stream(|x: i32| if x >= 0 { Ok(x) } else { Err(x) }, stream::iter([1, -1, 2]))
+    ///     .filter(|r| std::future::ready(r.is_ok()))
+    ///     .count()
+    ///     .await;
+    /// assert_eq!(ok, 2);
+    /// # }
+    /// ```
+    pub fn try_imap_stream<S, T, E, F>(&self, f: F, input: S) -> Imap<T, TryError<E>>
+    where
+        S: Stream + Send + 'static,
+        S::Item: Send + 'static,
+        F: Fn(S::Item) -> Result<T, E> + Send + Sync + 'static,
+        T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
+    {
+        Imap::new(self.window(move |item| f(item).map_err(box_user), input))
+    }
+
+    /// [`imap_unordered`](Pool::imap_unordered) for a fallible `f`; see
+    /// [`try_imap`](Pool::try_imap).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use futures::StreamExt;
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let failed = pool
+    ///     .try_imap_unordered(|x: u32| if x % 3 == 0 { Err(x) } else { Ok(x) }, 0..9)
+    ///     .filter(|r| std::future::ready(r.is_err()))
+    ///     .count()
+    ///     .await;
+    /// assert_eq!(failed, 3);
+    /// # }
+    /// ```
+    pub fn try_imap_unordered<I, T, E, F>(&self, f: F, items: I) -> ImapUnordered<T, TryError<E>>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> Result<T, E> + Send + Sync + 'static,
+        T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
+    {
+        self.try_imap_unordered_stream(f, futures::stream::iter(items))
+    }
+
+    /// [`try_imap_unordered`](Pool::try_imap_unordered) over an async input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use futures::{stream, TryStreamExt};
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let mut v: Vec<u8> = pool
+    ///     .try_imap_unordered_stream(|x: u8| x.checked_add(1).ok_or("overflow"), stream::iter([1, 2]))
+    ///     .try_collect()
+    ///     .await
+    ///     .unwrap();
+    /// v.sort();
+    /// assert_eq!(v, [2, 3]);
+    /// # }
+    /// ```
+    pub fn try_imap_unordered_stream<S, T, E, F>(
+        &self,
+        f: F,
+        input: S,
+    ) -> ImapUnordered<T, TryError<E>>
+    where
+        S: Stream + Send + 'static,
+        S::Item: Send + 'static,
+        F: Fn(S::Item) -> Result<T, E> + Send + Sync + 'static,
+        T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
+    {
+        ImapUnordered::new(self.window(move |item| f(item).map_err(box_user), input))
     }
 }

@@ -4,6 +4,7 @@ use futures::stream::FuturesOrdered;
 
 use super::feed::ChunkFuture;
 use super::window::{self, Window};
+use crate::error::{Outcome, TaskError};
 
 /// The stream returned by [`Pool::imap`](crate::Pool::imap) and
 /// [`Pool::imap_stream`](crate::Pool::imap_stream): one
@@ -45,13 +46,21 @@ use super::window::{self, Window};
 /// stream itself cancels the chunks that have not started and stops pulling
 /// input.
 #[must_use = "streams do nothing unless polled"]
-pub struct Imap<T> {
+pub struct Imap<T, E = TaskError> {
     window: Window<T, FuturesOrdered<ChunkFuture<T>>>,
+    /// Types the errors of a `try_` stream (the identity otherwise).
+    convert: fn(TaskError) -> E,
 }
 
-impl<T> Imap<T> {
-    pub(crate) fn new(window: Window<T, FuturesOrdered<ChunkFuture<T>>>) -> Self {
-        Imap { window }
+impl<T, E> Imap<T, E> {
+    pub(crate) fn new(window: Window<T, FuturesOrdered<ChunkFuture<T>>>) -> Self
+    where
+        E: Outcome,
+    {
+        Imap {
+            window,
+            convert: E::from_task_error,
+        }
     }
 }
 

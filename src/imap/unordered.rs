@@ -4,6 +4,7 @@ use futures::stream::FuturesUnordered;
 
 use super::feed::ChunkFuture;
 use super::window::{self, Window};
+use crate::error::{Outcome, TaskError};
 
 /// The stream returned by [`Pool::imap_unordered`](crate::Pool::imap_unordered)
 /// and [`Pool::imap_unordered_stream`](crate::Pool::imap_unordered_stream):
@@ -44,13 +45,21 @@ use super::window::{self, Window};
 ///
 /// As [`Imap`](crate::Imap)'s: dropping a `next()` future loses no item.
 #[must_use = "streams do nothing unless polled"]
-pub struct ImapUnordered<T> {
+pub struct ImapUnordered<T, E = TaskError> {
     window: Window<T, FuturesUnordered<ChunkFuture<T>>>,
+    /// Types the errors of a `try_` stream (the identity otherwise).
+    convert: fn(TaskError) -> E,
 }
 
-impl<T> ImapUnordered<T> {
-    pub(crate) fn new(window: Window<T, FuturesUnordered<ChunkFuture<T>>>) -> Self {
-        ImapUnordered { window }
+impl<T, E> ImapUnordered<T, E> {
+    pub(crate) fn new(window: Window<T, FuturesUnordered<ChunkFuture<T>>>) -> Self
+    where
+        E: Outcome,
+    {
+        ImapUnordered {
+            window,
+            convert: E::from_task_error,
+        }
     }
 }
 

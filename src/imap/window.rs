@@ -188,7 +188,7 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
 /// names the method that makes the stream, for the examples.
 macro_rules! window_stream {
     ($name:ident, $pool_method:literal) => {
-        impl<T> $name<T> {
+        impl<T, E> $name<T, E> {
             #[doc = concat!("Items per job (Python's `chunksize`). Defaults to 1. Larger chunks
 cost less overhead per item; the window then holds `buffersize × chunksize`
 items.
@@ -262,14 +262,18 @@ assert_eq!(total, 12);
             }
         }
 
-        impl<T> futures::Stream for $name<T> {
-            type Item = Result<T, crate::error::TaskError>;
+        impl<T, E> futures::Stream for $name<T, E> {
+            type Item = Result<T, E>;
 
             fn poll_next(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<Option<Self::Item>> {
-                self.get_mut().window.poll_item(cx)
+                let this = self.get_mut();
+                let convert = this.convert;
+                this.window
+                    .poll_item(cx)
+                    .map(|item| item.map(|outcome| outcome.map_err(convert)))
             }
 
             fn size_hint(&self) -> (usize, Option<usize>) {
@@ -278,15 +282,15 @@ assert_eq!(total, 12);
         }
 
         // Nothing is pinned structurally: the stream moves freely whatever `T` is.
-        impl<T> Unpin for $name<T> {}
+        impl<T, E> Unpin for $name<T, E> {}
 
-        impl<T> futures::stream::FusedStream for $name<T> {
+        impl<T, E> futures::stream::FusedStream for $name<T, E> {
             fn is_terminated(&self) -> bool {
                 self.window.is_finished()
             }
         }
 
-        impl<T> std::fmt::Debug for $name<T> {
+        impl<T, E> std::fmt::Debug for $name<T, E> {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 let mut d = f.debug_struct(stringify!($name));
                 self.window.debug_fields(&mut d);

@@ -37,6 +37,9 @@ use crate::sync::{self, Mutex, MutexGuard};
 pub(crate) struct Assembler<T> {
     slot: Arc<Slot<Vec<T>>>,
     parts: Mutex<Parts<T>>,
+    /// `false`: every item runs even after one fails, and the map resolves
+    /// with the first error once all are done (`MapOptions::fail_fast`).
+    fail_fast: bool,
     /// The chunk jobs, for a worker blocked on this map to claim the ones no
     /// worker has started (see `blocking.rs`); before `cursor`, all are
     /// known to be claimed.
@@ -54,18 +57,27 @@ struct Parts<T> {
     total: Option<(usize, usize)>,
     /// Taken by whoever resolves the map: the last append, or the first error.
     finisher: Option<Finisher<Vec<T>>>,
+    /// When not failing fast: the first error to arrive, reported once every
+    /// chunk is done.
+    first_error: Option<TaskError>,
 }
 
 impl<T> Assembler<T> {
-    pub(crate) fn new(slot: Arc<Slot<Vec<T>>>, finisher: Finisher<Vec<T>>) -> Self {
+    pub(crate) fn new(
+        slot: Arc<Slot<Vec<T>>>,
+        finisher: Finisher<Vec<T>>,
+        fail_fast: bool,
+    ) -> Self {
         Assembler {
             slot,
+            fail_fast,
             parts: Mutex::new(Parts {
                 out: Some(Vec::new()),
                 next: 0,
                 waiting: Vec::new(),
                 total: None,
                 finisher: Some(finisher),
+                first_error: None,
             }),
             jobs: Mutex::new((Vec::new(), 0)),
         }
@@ -78,6 +90,23 @@ impl<T> Assembler<T> {
     /// Whether nobody wants the output any more (dropped, or failed).
     pub(crate) fn is_abandoned(&self) -> bool {
         self.slot.is_abandoned()
+    }
+
+    /// Whether the first failure resolves the map at once.
+    pub(crate) fn fails_fast(&self) -> bool {
+        self.fail_fast
+    }
+
+    /// Not failing fast: keeps `error` if it is the first, to report once
+    /// every chunk is done.
+    pub(crate) fn record_error(&self, error: TaskError) {
+        let mut parts = self.lock();
+        if parts.first_error.is_none() {
+            parts.first_error = Some(error);
+        } else {
+            drop(parts);
+            drop(error);
+        }
     }
 
     /// Records a submitted chunk job, for inlining.
@@ -120,8 +149,12 @@ impl<T> Assembler<T> {
                         return; // the appender will see it when it relocks
                     };
                     let finisher = parts.finisher.take().expect("checked above");
+                    let outcome = match parts.first_error.take() {
+                        Some(error) => Err(error),
+                        None => Ok(out),
+                    };
                     drop(parts);
-                    return finisher.finish(Ok(out));
+                    return finisher.finish(outcome); // (drops `out` on error)
                 }
             }
             let Some(mut out) = parts.out.take() else {
@@ -208,7 +241,7 @@ mod tests {
 
     fn assembler() -> (Arc<Slot<Vec<i32>>>, Assembler<i32>) {
         let (slot, finisher) = Finisher::pair(0, None);
-        (slot.clone(), Assembler::new(slot, finisher))
+        (slot.clone(), Assembler::new(slot, finisher, true))
     }
 
     fn outcome(slot: &Slot<Vec<i32>>) -> Option<Result<Vec<i32>, TaskError>> {

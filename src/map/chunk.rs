@@ -1,38 +1,157 @@
 //! One chunk of a map as a job: its items, the function, and where its
 //! results go.
 
+use std::fmt;
 use std::sync::Arc;
+use std::vec;
 
 use super::assemble::Assembler;
-use crate::error::{Cancellation, TaskError};
+use crate::apply::box_user;
+use crate::error::{Cancellation, TaskError, UserError};
 use crate::job::{Labels, Task};
 use crate::sync::{self, Mutex};
 use crate::unwind;
 
-/// The most items a chunk computes between two checks for a dropped map.
+/// The most items a chunk computes between two checks for a dropped or
+/// failed map: a running chunk stops within this many items of a failure.
 const MAX_BATCH: usize = 64;
 
-pub(crate) struct ChunkTask<I, T, F> {
-    pub(crate) map: Arc<Assembler<T>>,
-    pub(crate) labels: Labels,
-    /// Input index of the chunk's first item, for error reports.
-    pub(crate) offset: usize,
-    pub(crate) f: Arc<F>,
-    /// Taken by whoever claims the job.
-    pub(crate) items: Mutex<Option<Vec<I>>>,
+/// A map's function, plain or fallible, applied to a batch of items.
+pub(crate) trait ItemFn<I>: Send + Sync + 'static {
+    type Out: Send + 'static;
+
+    /// Applies the function to up to `n` items, pushing the values to `out`
+    /// and counting them in `done`. Stops at the first `Err` (its item is
+    /// consumed, not counted).
+    fn run_batch(
+        &self,
+        items: &mut vec::IntoIter<I>,
+        n: usize,
+        out: &mut Vec<Self::Out>,
+        done: &mut usize,
+    ) -> Result<(), Box<dyn UserError>>;
 }
 
-impl<I, T, F> ChunkTask<I, T, F> {
-    fn claim(&self) -> Option<Vec<I>> {
-        sync::lock(&self.items).take()
-    }
-}
+/// `map`'s function.
+pub(crate) struct Plain<F>(pub(crate) F);
 
-impl<I, T, F> Task for ChunkTask<I, T, F>
+impl<I, T, F> ItemFn<I> for Plain<F>
 where
     I: Send + 'static,
     T: Send + 'static,
     F: Fn(I) -> T + Send + Sync + 'static,
+{
+    type Out = T;
+
+    fn run_batch(
+        &self,
+        items: &mut vec::IntoIter<I>,
+        n: usize,
+        out: &mut Vec<T>,
+        done: &mut usize,
+    ) -> Result<(), Box<dyn UserError>> {
+        // `extend` from a `TrustedLen` iterator writes without per-item
+        // capacity checks.
+        out.extend(items.by_ref().take(n).map(|item| {
+            let value = (self.0)(item);
+            *done += 1;
+            value
+        }));
+        Ok(())
+    }
+}
+
+/// `try_map`'s function.
+pub(crate) struct Fallible<F>(pub(crate) F);
+
+impl<I, T, E, F> ItemFn<I> for Fallible<F>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    E: Send + Sync + fmt::Debug + 'static,
+    F: Fn(I) -> Result<T, E> + Send + Sync + 'static,
+{
+    type Out = T;
+
+    fn run_batch(
+        &self,
+        items: &mut vec::IntoIter<I>,
+        n: usize,
+        out: &mut Vec<T>,
+        done: &mut usize,
+    ) -> Result<(), Box<dyn UserError>> {
+        for item in items.by_ref().take(n) {
+            out.push((self.0)(item).map_err(box_user)?);
+            *done += 1;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) struct ChunkTask<I, C: ItemFn<I>> {
+    pub(crate) map: Arc<Assembler<C::Out>>,
+    pub(crate) labels: Labels,
+    /// Input index of the chunk's first item, for error reports.
+    pub(crate) offset: usize,
+    pub(crate) call: Arc<C>,
+    /// Taken by whoever claims the job.
+    pub(crate) items: Mutex<Option<Vec<I>>>,
+}
+
+impl<I, C: ItemFn<I>> ChunkTask<I, C> {
+    fn claim(&self) -> Option<Vec<I>> {
+        sync::lock(&self.items).take()
+    }
+
+    /// Runs the chunk's items until they are done, the map is given up, or
+    /// (failing fast) an item fails. Returns the values and, when an item
+    /// failed, its error.
+    fn compute(&self, items: Vec<I>, fail_fast: bool) -> (Vec<C::Out>, Option<TaskError>) {
+        let map = &*self.map;
+        let id = self.labels.id;
+        let mut values = Vec::with_capacity(items.len());
+        let mut items = items.into_iter();
+        let mut done = 0;
+        let mut first_error = None;
+        // Batches double from 1 to `MAX_BATCH`: the check for a dropped or
+        // failed map is close to per-item at first and cheap later. `done`
+        // counts the items that returned, so an error gets the right index.
+        let mut batch = 1;
+        while items.len() > 0 {
+            let run = unwind::catch(|| {
+                while items.len() > 0 {
+                    if map.is_abandoned() {
+                        return Ok(());
+                    }
+                    self.call
+                        .run_batch(&mut items, batch, &mut values, &mut done)?;
+                    batch = (batch * 2).min(MAX_BATCH);
+                }
+                Ok(())
+            });
+            let error = match run {
+                Ok(Ok(())) => break,
+                Ok(Err(user)) => TaskError::user(id, user),
+                Err(payload) => TaskError::panicked(id, payload),
+            };
+            let error = error.with_index(self.offset + done);
+            done += 1; // the failing item
+            if fail_fast {
+                return (values, Some(error));
+            }
+            // Run every item (Python's behaviour): keep the first error and
+            // go on with the next item.
+            first_error.get_or_insert(error);
+        }
+        drop(items);
+        (values, first_error)
+    }
+}
+
+impl<I, C> Task for ChunkTask<I, C>
+where
+    I: Send + 'static,
+    C: ItemFn<I>,
 {
     fn run(&self, worker: usize, inline: bool) -> bool {
         let Some(items) = self.claim() else {
@@ -45,38 +164,22 @@ where
             drop(items);
             return true; // the map was dropped or already failed
         }
-        let mut values = Vec::with_capacity(items.len());
-        let mut items = items.into_iter();
-        let mut done = 0;
-        let f = &*self.f;
-        // `extend` from a `TrustedLen` iterator writes without per-item
-        // capacity checks; batches that double from 1 to `MAX_BATCH` keep
-        // the check for a dropped or failed map close to per-item at first
-        // and cheap later. `done` counts the items that returned, so a panic
-        // is reported at the right index.
-        let run = unwind::catch(|| {
-            let mut batch = 1;
-            while items.len() > 0 {
-                if map.is_abandoned() {
-                    return;
-                }
-                values.extend(items.by_ref().take(batch).map(|item| {
-                    let value = f(item);
-                    done += 1;
-                    value
-                }));
-                batch = (batch * 2).min(MAX_BATCH);
-            }
-        });
-        match run {
-            Err(payload) => {
-                let error =
-                    TaskError::panicked(self.labels.id, payload).with_index(self.offset + done);
-                drop((values, items));
+        let fail_fast = map.fails_fast();
+        match self.compute(items, fail_fast) {
+            (values, Some(error)) if fail_fast => {
+                drop(values);
                 map.fail(error);
             }
-            Ok(()) if map.is_abandoned() => drop((values, items)),
-            Ok(()) => map.chunk_done(self.labels.chunk, values),
+            (values, error) => {
+                if let Some(error) = error {
+                    map.record_error(error);
+                }
+                if map.is_abandoned() {
+                    drop(values);
+                } else {
+                    map.chunk_done(self.labels.chunk, values);
+                }
+            }
         }
         true
     }
@@ -89,7 +192,7 @@ where
     }
 }
 
-impl<I, T, F> Drop for ChunkTask<I, T, F> {
+impl<I, C: ItemFn<I>> Drop for ChunkTask<I, C> {
     fn drop(&mut self) {
         // Dropped unclaimed: the map cannot complete without this chunk.
         let items = sync::lock(&self.items).take();

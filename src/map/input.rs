@@ -1,8 +1,13 @@
 //! The input of a map, pulled chunk by chunk without trusting its size hint
 //! further than a hint: a hint that lies must neither lose items nor make
-//! corepool reserve absurd amounts of memory.
+//! corepool reserve absurd amounts of memory. An input that panics is caught
+//! here: the map resolves with an `InputPanicked` error, as an `imap` yields
+//! one, instead of the panic unwinding out of the submitting call.
 
 use std::vec;
+
+use crate::error::Payload;
+use crate::unwind;
 
 /// Items pre-reserved per chunk when the size hint cannot be relied on to
 /// bound the reservation.
@@ -17,16 +22,20 @@ pub(crate) enum Input<I: Iterator> {
 }
 
 impl<I: Iterator> Input<I> {
-    pub(crate) fn new(items: I) -> Self {
-        match items.size_hint() {
-            (low, Some(high)) if low == high => Input::Exact(items, low),
-            _ => {
+    /// The input, or the input's panic and the index of the item it was
+    /// producing.
+    pub(crate) fn new(items: I) -> Result<Self, (Payload, usize)> {
+        match unwind::catch(|| items.size_hint()) {
+            Ok((low, Some(high))) if low == high => Ok(Input::Exact(items, low)),
+            Ok(_) => {
+                let mut items = items;
                 let mut all = Vec::new();
-                for item in items {
-                    all.push(item); // grows by doubling, whatever the hint says
-                }
-                Input::Collected(all.into_iter())
+                // Grows by doubling, whatever the hint says.
+                unwind::catch(|| all.extend_from_iter_unhinted(&mut items))
+                    .map_err(|payload| (payload, all.len()))?;
+                Ok(Input::Collected(all.into_iter()))
             }
+            Err(payload) => Err((payload, 0)),
         }
     }
 
@@ -40,19 +49,36 @@ impl<I: Iterator> Input<I> {
         }
     }
 
-    /// Up to `n` more items; empty once the input is exhausted.
-    pub(crate) fn pull(&mut self, n: usize) -> Vec<I::Item> {
+    /// Up to `n` more items; empty once the input is exhausted. `Err`: the
+    /// input panicked, after the items in the batch so far (dropped).
+    pub(crate) fn pull(&mut self, n: usize) -> Result<Vec<I::Item>, (Payload, usize)> {
         match self {
             Input::Exact(items, claimed) => {
                 let mut batch = Vec::new();
                 reserve(&mut batch, n.min(*claimed));
-                for item in items.by_ref().take(n) {
-                    batch.push(item);
-                }
+                let pulled = unwind::catch(|| {
+                    for item in items.by_ref().take(n) {
+                        batch.push(item);
+                    }
+                });
                 *claimed = claimed.saturating_sub(batch.len());
-                batch
+                pulled.map_err(|payload| (payload, batch.len()))?;
+                Ok(batch)
             }
-            Input::Collected(items) => items.by_ref().take(n).collect(),
+            Input::Collected(items) => Ok(items.by_ref().take(n).collect()),
+        }
+    }
+}
+
+/// Pushing without asking the iterator for a size hint it might lie about.
+trait ExtendUnhinted<I: Iterator> {
+    fn extend_from_iter_unhinted(&mut self, items: &mut I);
+}
+
+impl<I: Iterator> ExtendUnhinted<I> for Vec<I::Item> {
+    fn extend_from_iter_unhinted(&mut self, items: &mut I) {
+        for item in items {
+            self.push(item);
         }
     }
 }
@@ -85,10 +111,10 @@ mod tests {
     #[test]
     fn a_lying_exact_hint_loses_nothing_and_reserves_nothing_absurd() {
         for claimed in [0, 1, 2, usize::MAX, 1 << 40] {
-            let mut input = Input::new(Liar(0..5, claimed));
+            let mut input = Input::new(Liar(0..5, claimed)).unwrap();
             let mut got = Vec::new();
             loop {
-                let batch = input.pull(2);
+                let batch = input.pull(2).unwrap();
                 assert!(batch.capacity() <= MAX_RESERVE.max(2), "{claimed}");
                 if batch.is_empty() {
                     break;

@@ -13,18 +13,19 @@ mod chunk;
 mod input;
 mod options;
 
+use std::fmt;
 use std::sync::{Arc, Weak};
 
 use crate::args::TupleFn;
 use crate::blocking;
-use crate::error::{Cancellation, TaskError, WaitError};
+use crate::error::{Cancellation, Outcome, TaskError, TryError, WaitError};
 use crate::job::{Labels, Task};
 use crate::pool::Pool;
 use crate::result::AsyncResult;
 use crate::slot::Finisher;
 use crate::sync::Mutex;
 pub(crate) use assemble::Assembler;
-use chunk::ChunkTask;
+use chunk::{ChunkTask, Fallible, ItemFn, Plain};
 pub use options::MapOptions;
 pub(crate) use options::default_chunksize;
 
@@ -166,51 +167,7 @@ impl Pool {
         T: Send + 'static,
         F: Fn(I::Item) -> T + Send + Sync + 'static,
     {
-        let MapOptions {
-            chunksize,
-            callbacks,
-        } = options;
-        let detached = !callbacks.is_empty();
-        let registry = self.registry();
-        let id = registry.next_job_id();
-        let (slot, finisher) = Finisher::pair(id, Some(callbacks));
-        if registry.is_closed() {
-            finisher.finish(Err(TaskError::cancelled(id, Cancellation::PoolClosed)));
-            return AsyncResult::new(slot, self.id(), detached, None);
-        }
-        let map = Arc::new(Assembler::new(slot.clone(), finisher));
-        let result = AsyncResult::new(slot, self.id(), detached, Some(map.clone()));
-        let mut items = input::Input::new(items.into_iter());
-        let chunksize = chunksize.unwrap_or_else(|| default_chunksize(items.len(), self.workers()));
-        let f = Arc::new(f);
-        let (mut chunks, mut offset) = (0, 0);
-        loop {
-            let batch = items.pull(chunksize);
-            if batch.is_empty() {
-                break;
-            }
-            let count = batch.len();
-            let task = Arc::new(ChunkTask {
-                map: map.clone(),
-                labels: Labels {
-                    id,
-                    kind: "map",
-                    chunk: chunks,
-                },
-                offset,
-                f: f.clone(),
-                items: Mutex::new(Some(batch)),
-            });
-            map.add_job(Arc::downgrade(&task) as Weak<dyn Task>);
-            registry.submit(task);
-            chunks += 1;
-            offset += count;
-            if map.is_abandoned() {
-                break; // failed fast (or closed): the rest would be cancelled
-            }
-        }
-        map.seal(chunks, offset);
-        result
+        self.submit_map(Plain(f), items, options)
     }
 
     /// Like [`map`](Pool::map) for a function of several arguments, fed with
@@ -324,6 +281,226 @@ impl Pool {
         F::Output: Send + 'static,
     {
         self.map_async_with(move |args| f.call_with(args), items, options)
+    }
+
+    /// Applies a fallible `f` to every item and blocks until all are done:
+    /// the blocking form of [`try_map_async`](Pool::try_map_async).
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Task`] with the first failure to arrive:
+    /// [`TryError::User`] with your error and the item's index, or
+    /// [`TryError::Task`] for a panic or a cancellation;
+    /// [`WaitError::WouldDeadlock`] where [`map`](Pool::map) would refuse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(2)?;
+    /// let numbers = pool.try_map(|s: &str| s.parse::<i64>(), ["1", "-2", "3"])?;
+    /// assert_eq!(numbers, [1, -2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_map<I, T, E, F>(&self, f: F, items: I) -> Result<Vec<T>, WaitError<TryError<E>>>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
+        F: Fn(I::Item) -> Result<T, E> + Send + Sync + 'static,
+    {
+        self.try_map_with(f, items, MapOptions::for_try())
+    }
+
+    /// [`try_map`](Pool::try_map) with [`MapOptions`].
+    ///
+    /// # Errors
+    ///
+    /// As [`try_map`](Pool::try_map); with
+    /// [`fail_fast(false)`](MapOptions::fail_fast) every item runs and the
+    /// first error is reported once all are done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corepool::MapOptions;
+    ///
+    /// let pool = corepool::Pool::new(2)?;
+    /// let opts = MapOptions::for_try().chunksize(2);
+    /// let v = pool.try_map_with(|x: u8| x.checked_mul(2).ok_or(x), [1, 2, 3], opts)?;
+    /// assert_eq!(v, [2, 4, 6]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_map_with<I, T, E, F>(
+        &self,
+        f: F,
+        items: I,
+        options: MapOptions<T, TryError<E>>,
+    ) -> Result<Vec<T>, WaitError<TryError<E>>>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
+        F: Fn(I::Item) -> Result<T, E> + Send + Sync + 'static,
+    {
+        blocking::ensure_can_block(self.id())?;
+        self.try_map_async_with(f, items, options).get()
+    }
+
+    /// Submits a fallible `f` (one returning `Result<T, E>`) over every
+    /// item, like [`map_async`](Pool::map_async), and fails fast on the
+    /// first `Err` to arrive, as rayon's `try_` methods and Python's
+    /// `map` do: the map resolves with it, the chunks not started are
+    /// skipped, and running chunks stop within a few items (at most 64).
+    ///
+    /// # Errors
+    ///
+    /// The result resolves to [`TryError::User`] with your error and the
+    /// failing item's index, or to [`TryError::Task`] for a panic or a
+    /// cancellation (as [`map_async`](Pool::map_async)'s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use corepool::TryError;
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let checked = pool.try_map_async(
+    ///     |x: u64| if x % 1000 == 999 { Err(format!("bad item {x}")) } else { Ok(x) },
+    ///     0..100_000,
+    /// );
+    /// match checked.await {
+    ///     Err(TryError::User { error, index }) => {
+    ///         assert_eq!(error, format!("bad item {}", index.unwrap()));
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn try_map_async<I, T, E, F>(&self, f: F, items: I) -> AsyncResult<Vec<T>, TryError<E>>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
+        F: Fn(I::Item) -> Result<T, E> + Send + Sync + 'static,
+    {
+        self.try_map_async_with(f, items, MapOptions::for_try())
+    }
+
+    /// [`try_map_async`](Pool::try_map_async) with [`MapOptions`]: the error
+    /// callback gets the [`&TryError<E>`](TryError); the success callback
+    /// does not run when an item fails.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_map_async`](Pool::try_map_async).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use corepool::{MapOptions, TryError};
+    ///
+    /// let pool = corepool::Pool::new(2)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let opts = MapOptions::for_try().on_error(move |e: &TryError<u8>| tx.send(e.index()).unwrap());
+    /// pool.try_map_async_with(|x: u8| if x == 3 { Err(x) } else { Ok(x) }, 0..5, opts).detach();
+    /// assert_eq!(rx.recv()?, Some(3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_map_async_with<I, T, E, F>(
+        &self,
+        f: F,
+        items: I,
+        options: MapOptions<T, TryError<E>>,
+    ) -> AsyncResult<Vec<T>, TryError<E>>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
+        F: Fn(I::Item) -> Result<T, E> + Send + Sync + 'static,
+    {
+        self.submit_map(Fallible(f), items, options)
+    }
+
+    /// Submits a map: pulls the input chunk by chunk, one job per chunk.
+    fn submit_map<I, C, E>(
+        &self,
+        call: C,
+        items: I,
+        options: MapOptions<C::Out, E>,
+    ) -> AsyncResult<Vec<C::Out>, E>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        C: ItemFn<I::Item>,
+        E: Outcome,
+    {
+        let MapOptions {
+            chunksize,
+            callbacks,
+            fail_fast,
+        } = options;
+        let callbacks = callbacks.erase();
+        let detached = callbacks.is_some();
+        let registry = self.registry();
+        let id = registry.next_job_id();
+        let (slot, finisher) = Finisher::pair(id, callbacks);
+        if registry.is_closed() {
+            finisher.finish(Err(TaskError::cancelled(id, Cancellation::PoolClosed)));
+            return AsyncResult::new(slot, self.id(), detached, None);
+        }
+        let map = Arc::new(Assembler::new(slot.clone(), finisher, fail_fast));
+        let result = AsyncResult::new(slot, self.id(), detached, Some(map.clone()));
+        let input_panicked =
+            |(payload, index)| TaskError::input_panicked(id, payload).with_index(index);
+        let mut items = match input::Input::new(items.into_iter()) {
+            Ok(items) => items,
+            Err(panic) => {
+                map.fail(input_panicked(panic));
+                return result;
+            }
+        };
+        let chunksize = chunksize.unwrap_or_else(|| default_chunksize(items.len(), self.workers()));
+        let call = Arc::new(call);
+        let (mut chunks, mut offset) = (0, 0);
+        loop {
+            let batch = match items.pull(chunksize) {
+                Ok(batch) if batch.is_empty() => break,
+                Ok(batch) => batch,
+                Err((payload, at)) => {
+                    // As `imap`: the input's panic is an error of the map,
+                    // not an unwind out of this call.
+                    map.fail(input_panicked((payload, offset + at)));
+                    break;
+                }
+            };
+            let count = batch.len();
+            let task = Arc::new(ChunkTask {
+                map: map.clone(),
+                labels: Labels {
+                    id,
+                    kind: "map",
+                    chunk: chunks,
+                },
+                offset,
+                call: call.clone(),
+                items: Mutex::new(Some(batch)),
+            });
+            map.add_job(Arc::downgrade(&task) as Weak<dyn Task>);
+            registry.submit(task);
+            chunks += 1;
+            offset += count;
+            if map.is_abandoned() {
+                break; // failed fast (or closed): the rest would be cancelled
+            }
+        }
+        map.seal(chunks, offset);
+        result
     }
 }
 

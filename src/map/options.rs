@@ -3,10 +3,15 @@
 use std::fmt;
 
 use crate::callbacks::Callbacks;
-use crate::error::TaskError;
+use crate::error::{TaskError, TryError};
 
 /// Options for [`Pool::map_with`](crate::Pool::map_with) and its relatives: Python's `chunksize`,
-/// `callback` and `error_callback`.
+/// `callback` and `error_callback`, and whether the first failure stops the
+/// map.
+///
+/// For the fallible forms ([`Pool::try_map_with`](crate::Pool::try_map_with))
+/// the error callback gets a [`&TryError<E>`](crate::TryError):
+/// `MapOptions<T, TryError<E>>`.
 ///
 /// # Examples
 ///
@@ -20,14 +25,15 @@ use crate::error::TaskError;
 /// assert_eq!(pool.map_with(|x: u32| x * 2, 0..100, opts)?.len(), 100);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct MapOptions<T> {
+pub struct MapOptions<T, E = TaskError> {
     pub(crate) chunksize: Option<usize>,
-    pub(crate) callbacks: Callbacks<Vec<T>>,
+    pub(crate) callbacks: Callbacks<Vec<T>, E>,
+    pub(crate) fail_fast: bool,
 }
 
 impl<T> MapOptions<T> {
-    /// The defaults: Python's chunksize, ⌈len / (4 × workers)⌉, and no
-    /// callbacks.
+    /// The defaults: Python's chunksize, ⌈len / (4 × workers)⌉, no
+    /// callbacks, failing fast.
     ///
     /// # Examples
     ///
@@ -38,10 +44,59 @@ impl<T> MapOptions<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new() -> Self {
-        MapOptions {
-            chunksize: None,
-            callbacks: Callbacks::new(),
-        }
+        Self::default()
+    }
+}
+
+impl<T, E> MapOptions<T, TryError<E>> {
+    /// The defaults, for a fallible form
+    /// ([`try_map_with`](crate::Pool::try_map_with)): the error callback
+    /// will get a [`&TryError<E>`](TryError).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corepool::{MapOptions, TryError};
+    ///
+    /// let pool = corepool::Pool::new(2)?;
+    /// let opts = MapOptions::for_try().chunksize(1).on_error(|e: &TryError<u8>| eprintln!("{e:?}"));
+    /// assert_eq!(pool.try_map_with(|x: u8| Ok::<_, u8>(x), [1, 2], opts)?, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_try() -> Self {
+        Self::default()
+    }
+}
+
+impl<T, E> MapOptions<T, E> {
+    /// Whether the first item to fail resolves the map at once (the
+    /// default: the chunks not started are skipped and running chunks stop
+    /// within a few items), or every item runs anyway and the map resolves
+    /// with the first error once all are done, as Python's `Pool.map` and
+    /// `concurrent.futures` do (for items with side effects).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use corepool::MapOptions;
+    ///
+    /// let pool = corepool::Pool::new(2)?;
+    /// let ran = Arc::new(AtomicUsize::new(0));
+    /// let r = ran.clone();
+    /// let all = MapOptions::new().chunksize(1).fail_fast(false);
+    /// let err = pool
+    ///     .map_with(move |x: u32| { r.fetch_add(1, Ordering::SeqCst); 10 / x }, [1, 0, 2, 0, 5], all)
+    ///     .unwrap_err();
+    /// assert!(err.is_panic());
+    /// assert_eq!(ran.load(Ordering::SeqCst), 5, "every item ran");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn fail_fast(mut self, fail_fast: bool) -> Self {
+        self.fail_fast = fail_fast;
+        self
     }
 
     /// Items per job. Larger chunks cost less overhead; smaller ones balance
@@ -106,23 +161,33 @@ impl<T> MapOptions<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
-    pub fn on_error(mut self, f: impl FnOnce(&TaskError) + Send + 'static) -> Self {
+    pub fn on_error(mut self, f: impl FnOnce(&E) + Send + 'static) -> Self {
         self.callbacks = self.callbacks.on_error(f);
         self
     }
 }
 
-impl<T> Default for MapOptions<T> {
+impl<T, E> Default for MapOptions<T, E> {
     fn default() -> Self {
-        Self::new()
+        MapOptions {
+            chunksize: None,
+            callbacks: Callbacks::default(),
+            fail_fast: true,
+        }
     }
 }
 
-impl<T> fmt::Debug for MapOptions<T> {
+impl<T, E> fmt::Debug for MapOptions<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let MapOptions {
+            chunksize,
+            callbacks,
+            fail_fast,
+        } = self;
         f.debug_struct("MapOptions")
-            .field("chunksize", &self.chunksize)
-            .field("callbacks", &self.callbacks)
+            .field("chunksize", chunksize)
+            .field("callbacks", callbacks)
+            .field("fail_fast", fail_fast)
             .finish()
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 fn assembler() -> (Arc<Slot<Vec<Tracked>>>, Arc<Assembler<Tracked>>) {
     let (slot, finisher) = Finisher::pair(0, None);
-    (slot.clone(), Arc::new(Assembler::new(slot, finisher)))
+    (slot.clone(), Arc::new(Assembler::new(slot, finisher, true)))
 }
 
 #[test]
