@@ -36,6 +36,9 @@ where
     }
 
     fn run_claimed(&self, worker: usize, inline: bool) -> bool {
+        if inline && !self.labels.may_run_inline() {
+            return false;
+        }
         let Some((f, finisher)) = self.claim() else {
             return false;
         };
@@ -65,6 +68,10 @@ where
 {
     fn run(&self, worker: usize, inline: bool) -> bool {
         self.run_claimed(worker, inline)
+    }
+
+    fn may_run_inline(&self) -> bool {
+        self.labels.may_run_inline()
     }
 
     fn reject(&self, why: Cancellation) {
@@ -190,7 +197,7 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_apply(move || Ok(f()), None)
+        self.submit_apply(move || Ok(f()), None, false)
     }
 
     /// [`apply_async`](Pool::apply_async) with Python's `callback` and
@@ -230,7 +237,7 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_apply(move || Ok(f()), callbacks.erase())
+        self.submit_apply(move || Ok(f()), callbacks.erase(), false)
     }
 
     /// Runs a fallible `f` on a worker and blocks until it returns: the
@@ -298,7 +305,7 @@ impl Pool {
         T: Send + 'static,
         E: Send + Sync + fmt::Debug + 'static,
     {
-        self.submit_apply(move || f().map_err(box_user), None)
+        self.submit_apply(move || f().map_err(box_user), None, false)
     }
 
     /// [`try_apply_async`](Pool::try_apply_async) with callbacks: the
@@ -336,11 +343,16 @@ impl Pool {
         T: Send + 'static,
         E: Send + Sync + fmt::Debug + 'static,
     {
-        self.submit_apply(move || f().map_err(box_user), callbacks.erase())
+        self.submit_apply(move || f().map_err(box_user), callbacks.erase(), false)
     }
 
     /// Submits one closure as one job.
-    fn submit_apply<F, T, E>(&self, f: F, callbacks: Option<Deliver<T>>) -> AsyncResult<T, E>
+    pub(crate) fn submit_apply<F, T, E>(
+        &self,
+        f: F,
+        callbacks: Option<Deliver<T>>,
+        stateful: bool,
+    ) -> AsyncResult<T, E>
     where
         F: FnOnce() -> UserResult<T> + Send + 'static,
         T: Send + 'static,
@@ -350,6 +362,7 @@ impl Pool {
             id: self.registry().next_job_id(),
             kind: "apply",
             chunk: 0,
+            stateful,
         };
         self.submit_labeled(labels, f, callbacks)
     }

@@ -7,7 +7,9 @@ use std::sync::{Arc, mpsc};
 use crate::error::BuildError;
 use crate::pool::Pool;
 use crate::registry::Registry;
-use crate::worker::{Initializer, NameError, Spawner, ThreadName};
+use crate::state::MakeState;
+use crate::stateful::StatefulPool;
+use crate::worker::{Initializer, NameError, Spawner, StartStep, ThreadName};
 
 /// Configures and builds a [`Pool`].
 ///
@@ -182,6 +184,45 @@ impl PoolBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build(self) -> Result<Pool, BuildError> {
+        self.start(None)
+    }
+
+    /// Builds a [`StatefulPool`]: each worker owns a value of your type,
+    /// made by `state(index)` on the worker's own thread when it starts
+    /// (after the initializer; again on a recycled worker), and the
+    /// pool's stateful tasks get `&mut` to their worker's value.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build); a `state` function that panics fails the
+    /// build like a panicking initializer
+    /// ([`BuildError::is_initializer_panic`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder()
+    ///     .workers(2)
+    ///     .build_with_state(|_worker| Vec::<u8>::with_capacity(1 << 16))?;
+    /// // Each task reuses its worker's scratch buffer instead of allocating.
+    /// let lengths = pool.map(|buf: &mut Vec<u8>, n: usize| {
+    ///     buf.clear();
+    ///     buf.resize(n, 0);
+    ///     buf.len()
+    /// }, [3, 1, 4])?;
+    /// assert_eq!(lengths, [3, 1, 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_with_state<S, F>(self, state: F) -> Result<StatefulPool<S>, BuildError>
+    where
+        S: 'static,
+        F: Fn(usize) -> S + Send + Sync + 'static,
+    {
+        let make: MakeState = Arc::new(move |index| Box::new(state(index)));
+        self.start(Some(make)).map(StatefulPool::new)
+    }
+
+    fn start(self, state: Option<MakeState>) -> Result<Pool, BuildError> {
         let workers = self.workers.unwrap_or_else(crate::cpu_count);
         if workers == 0 {
             return Err(BuildError::zero_workers());
@@ -196,6 +237,7 @@ impl PoolBuilder {
             thread_name: self.thread_name,
             stack_size: self.stack_size,
             initializer: self.initializer,
+            state,
             max_tasks: self.max_tasks_per_worker,
         });
         let (registry, shutdown) = Registry::new(workers);
@@ -235,7 +277,12 @@ impl PoolBuilder {
         for _ in 0..workers {
             match report_rx.recv() {
                 Ok((_, Ok(()))) => {}
-                Ok((index, Err(message))) => return Err(BuildError::initializer(index, message)),
+                Ok((index, Err((StartStep::Initializer, message)))) => {
+                    return Err(BuildError::initializer(index, message));
+                }
+                Ok((index, Err((StartStep::State, message)))) => {
+                    return Err(BuildError::state(index, message));
+                }
                 Err(_) => {
                     return Err(BuildError::spawn(std::io::Error::other(
                         "a worker thread exited before it started",

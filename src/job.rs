@@ -25,6 +25,10 @@ pub(crate) trait Task: Send + Sync + 'static {
     /// Claims the job and resolves its result as cancelled, for the reason
     /// `why`, without running it; a no-op if it was already claimed.
     fn reject(&self, why: Cancellation);
+
+    /// Whether a waiting worker may run this job inline now (see
+    /// [`Labels::may_run_inline`]).
+    fn may_run_inline(&self) -> bool;
 }
 
 /// A job on the queue.
@@ -45,9 +49,18 @@ pub(crate) struct Labels {
     pub(crate) id: u64,
     pub(crate) kind: &'static str,
     pub(crate) chunk: usize,
+    /// The job borrows its worker's state (`StatefulPool`).
+    pub(crate) stateful: bool,
 }
 
 impl Labels {
+    /// Whether a worker waiting for this job may run it on its own stack
+    /// now: not a stateful job while the worker's state is lent to the job
+    /// that waits (it is left to another worker).
+    pub(crate) fn may_run_inline(&self) -> bool {
+        !(self.stateful && crate::state::is_lent())
+    }
+
     /// The span a job runs in. `inline` tells a job run by a worker that was
     /// waiting for it from one popped off the queue.
     pub(crate) fn span(&self, worker: usize, inline: bool) -> tracing::Span {

@@ -141,6 +141,8 @@ mod queue;
 mod registry;
 mod result;
 mod slot;
+mod state;
+mod stateful;
 mod sync;
 #[cfg(all(test, corepool_loom))]
 mod tests;
@@ -158,6 +160,7 @@ pub use imap::{BlockingIter, Imap, ImapUnordered};
 pub use map::MapOptions;
 pub use pool::Pool;
 pub use result::AsyncResult;
+pub use stateful::StatefulPool;
 
 /// The number of CPUs available to this process (Python's `cpu_count()`),
 /// the default number of workers. At least 1.

@@ -26,6 +26,7 @@ use async_channel::Sender;
 use crate::job::Job;
 use crate::queue::Empty;
 use crate::registry::Registry;
+use crate::state::{self, MakeState};
 use crate::unwind;
 
 /// Busy polls of the queue before a worker starts yielding its core.
@@ -41,8 +42,16 @@ const YIELD_POLLS: u32 = 64;
 pub(crate) type Initializer = Arc<dyn Fn() + Send + Sync + 'static>;
 pub(crate) type ThreadName = Arc<dyn Fn(usize) -> String + Send + Sync + 'static>;
 
-/// How a worker's start-up went: `Err` carries the initializer's panic message.
-pub(crate) type StartReport = (usize, Result<(), Option<String>>);
+/// How a worker's start-up went: `Err` says what panicked (the initializer
+/// or the state constructor) and its message.
+pub(crate) type StartReport = (usize, Result<(), (StartStep, Option<String>)>);
+
+/// A step of a worker's start-up that runs user code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StartStep {
+    Initializer,
+    State,
+}
 
 thread_local! {
     /// The registry and index of the pool this thread works for, if any.
@@ -59,6 +68,7 @@ pub(crate) struct Spawner {
     pub(crate) thread_name: Option<ThreadName>,
     pub(crate) stack_size: Option<usize>,
     pub(crate) initializer: Option<Initializer>,
+    pub(crate) state: Option<MakeState>,
     pub(crate) max_tasks: Option<usize>,
 }
 
@@ -114,18 +124,18 @@ impl Spawner {
         // Dropped last, when this thread is done: the pool's `join` waits
         // for every clone to go.
         let _shutdown = shutdown.clone();
-        if let Some(init) = &self.initializer {
-            if let Err(payload) = unwind::catch(|| init()) {
-                let message = crate::error::payload_message(&*payload).map(str::to_owned);
-                tracing::error!(
-                    pool = registry.id,
-                    worker = index,
-                    generation,
-                    "initializer panicked"
-                );
-                let _ = report.send((index, Err(message)));
-                return;
-            }
+        let started = self.start(index);
+        if let Err((step, payload)) = started {
+            let message = crate::error::payload_message(&*payload).map(str::to_owned);
+            tracing::error!(
+                pool = registry.id,
+                worker = index,
+                generation,
+                ?step,
+                "worker start-up panicked"
+            );
+            let _ = report.send((index, Err((step, message))));
+            return;
         }
         let _ = report.send((index, Ok(())));
         drop(report);
@@ -149,12 +159,33 @@ impl Spawner {
             JOBS_RUN.with(|n| n.set(0)); // could not replace: go on, try again later
         }
         CURRENT.with(|c| c.borrow_mut().take());
+        if let Some(state) = state::take() {
+            if unwind::catch(move || drop(state)).is_err() {
+                tracing::error!(
+                    pool = registry.id,
+                    worker = index,
+                    "dropping a worker's state panicked"
+                );
+            }
+        }
         tracing::debug!(
             pool = registry.id,
             worker = index,
             generation,
             "worker stopped"
         );
+    }
+
+    /// Runs the initializer, then makes the worker's state, on this thread.
+    fn start(&self, index: usize) -> Result<(), (StartStep, crate::error::Payload)> {
+        if let Some(init) = &self.initializer {
+            unwind::catch(|| init()).map_err(|p| (StartStep::Initializer, p))?;
+        }
+        if let Some(make) = &self.state {
+            let made = unwind::catch(|| make(index)).map_err(|p| (StartStep::State, p))?;
+            state::install(made);
+        }
+        Ok(())
     }
 
     /// Starts the next generation of worker `index` and gives it this
@@ -182,7 +213,7 @@ impl Spawner {
         };
         let started = spawned.and_then(|handle| match report_rx.recv() {
             Ok((_, Ok(()))) => Ok(handle),
-            Ok((_, Err(message))) => Err(format!("initializer panicked: {message:?}")),
+            Ok((_, Err((step, message)))) => Err(format!("{step:?} panicked: {message:?}")),
             Err(_) => Err("the replacement exited before it started".to_owned()),
         });
         match started {

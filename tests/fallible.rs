@@ -71,7 +71,13 @@ fn try_map_with_callbacks_runs_only_the_error_callback() {
                 tx.send((e.user_error().cloned(), e.index())).unwrap()
             });
         let mut r = pool.try_map_async_with(
-            |x: u8| if x == 3 { Err(format!("no {x}")) } else { Ok(x) },
+            |x: u8| {
+                if x == 3 {
+                    Err(format!("no {x}"))
+                } else {
+                    Ok(x)
+                }
+            },
             0..8,
             opts,
         );
@@ -88,7 +94,12 @@ fn try_map_with_callbacks_runs_only_the_error_callback() {
 fn try_apply_gives_the_error_typed_and_panics_as_task_errors() {
     on_tokio(|| async {
         let pool = Pool::new(1).unwrap();
-        assert_eq!(pool.try_apply_async(|| Ok::<_, BadRecord>(5)).await.unwrap(), 5);
+        assert_eq!(
+            pool.try_apply_async(|| Ok::<_, BadRecord>(5))
+                .await
+                .unwrap(),
+            5
+        );
         match pool.try_apply_async(|| Err::<u8, _>(BadRecord(7))).await {
             Err(TryError::User { error, index }) => {
                 assert_eq!((error, index), (BadRecord(7), None));
@@ -121,7 +132,16 @@ fn try_imap_yields_an_err_at_its_position_and_goes_on() {
     on_tokio(|| async {
         let pool = Pool::new(2).unwrap();
         let out: Vec<_> = pool
-            .try_imap(|x: u64| if x % 4 == 1 { Err(BadRecord(x)) } else { Ok(x * 10) }, 0..10)
+            .try_imap(
+                |x: u64| {
+                    if x % 4 == 1 {
+                        Err(BadRecord(x))
+                    } else {
+                        Ok(x * 10)
+                    }
+                },
+                0..10,
+            )
             .chunksize(3)
             .collect()
             .await;
@@ -199,8 +219,15 @@ fn an_input_that_panics_fails_the_map_instead_of_unwinding() {
         // An input of unknown length is collected first: the same.
         let input = (0..10_u32).filter(|&x| if x == 4 { panic!("filter broke") } else { true });
         let err = pool.map(|x: u32| x, input).unwrap_err();
-        assert_eq!(err.task_error().unwrap().kind(), TaskErrorKind::InputPanicked);
-        assert_eq!(pool.map(|x: u8| x, [1]).unwrap(), [1], "the pool is unharmed");
+        assert_eq!(
+            err.task_error().unwrap().kind(),
+            TaskErrorKind::InputPanicked
+        );
+        assert_eq!(
+            pool.map(|x: u8| x, [1]).unwrap(),
+            [1],
+            "the pool is unharmed"
+        );
     });
 }
 
@@ -212,11 +239,19 @@ fn error_callbacks_can_look_at_the_panic_payload_by_reference() {
         let pool = Pool::new(1).unwrap();
         let (tx, rx) = mpsc::channel();
         let opts = MapOptions::new().on_error(move |e| {
-            let key = e.panic_payload().and_then(|p| p.downcast_ref::<KeyError>().map(|k| k.0));
+            let key = e
+                .panic_payload()
+                .and_then(|p| p.downcast_ref::<KeyError>().map(|k| k.0));
             tx.send(key).unwrap();
         });
         let mut r = pool.map_async_with(
-            |x: u32| if x == 2 { std::panic::panic_any(KeyError(x)) } else { x },
+            |x: u32| {
+                if x == 2 {
+                    std::panic::panic_any(KeyError(x))
+                } else {
+                    x
+                }
+            },
             0..4,
             opts,
         );
@@ -230,14 +265,21 @@ fn error_callbacks_can_look_at_the_panic_payload_by_reference() {
 #[test]
 fn sync_try_forms_refuse_on_a_current_thread_runtime() {
     within(|| {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let pool = Pool::new(1).unwrap();
             let err = pool.try_map(|x: u8| Ok::<_, ()>(x), [1]).unwrap_err();
             assert!(err.would_deadlock().is_some());
             let err = pool.try_apply(|| Ok::<_, ()>(1)).unwrap_err();
             assert!(err.would_deadlock().is_some());
-            assert_eq!(pool.try_map_async(|x: u8| Ok::<_, ()>(x), [1]).await.unwrap(), [1]);
+            assert_eq!(
+                pool.try_map_async(|x: u8| Ok::<_, ()>(x), [1])
+                    .await
+                    .unwrap(),
+                [1]
+            );
         });
     });
 }

@@ -35,6 +35,10 @@ enum BuildErrorKind {
         worker: usize,
         message: Option<String>,
     },
+    State {
+        worker: usize,
+        message: Option<String>,
+    },
 }
 
 impl BuildError {
@@ -80,7 +84,15 @@ impl BuildError {
         }
     }
 
-    /// Whether the build failed because the initializer panicked on a worker.
+    pub(crate) fn state(worker: usize, message: Option<String>) -> Self {
+        BuildError {
+            kind: BuildErrorKind::State { worker, message },
+        }
+    }
+
+    /// Whether the build failed because the initializer (or, for a
+    /// [`StatefulPool`](crate::StatefulPool), the state constructor)
+    /// panicked on a worker.
     ///
     /// # Examples
     ///
@@ -93,7 +105,10 @@ impl BuildError {
     /// assert!(err.is_initializer_panic());
     /// ```
     pub fn is_initializer_panic(&self) -> bool {
-        matches!(self.kind, BuildErrorKind::Initializer { .. })
+        matches!(
+            self.kind,
+            BuildErrorKind::Initializer { .. } | BuildErrorKind::State { .. }
+        )
     }
 }
 
@@ -122,6 +137,13 @@ impl fmt::Display for BuildError {
             BuildErrorKind::Spawn(_) => f.write_str("failed to spawn a worker thread"),
             BuildErrorKind::Initializer { worker, message } => {
                 write!(f, "the initializer panicked on worker {worker}")?;
+                match message {
+                    Some(m) => write!(f, ": {m}"),
+                    None => Ok(()),
+                }
+            }
+            BuildErrorKind::State { worker, message } => {
+                write!(f, "the state constructor panicked on worker {worker}")?;
                 match message {
                     Some(m) => write!(f, ": {m}"),
                     None => Ok(()),

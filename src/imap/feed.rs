@@ -50,6 +50,8 @@ pub(crate) struct Feeder<S: Stream, F> {
     pool: Pool,
     /// The stream's submission id, shared by its chunks' spans and errors.
     id: u64,
+    /// The chunks borrow their worker's state (`StatefulPool`).
+    stateful: bool,
     next_chunk: usize,
     next_index: usize,
     batch: Vec<Item<S>>,
@@ -59,11 +61,12 @@ pub(crate) struct Feeder<S: Stream, F> {
 type Item<S> = <S as Stream>::Item;
 
 impl<S: Stream, F> Feeder<S, F> {
-    pub(crate) fn new(pool: Pool, f: F, input: S) -> Self {
+    pub(crate) fn new(pool: Pool, f: F, input: S, stateful: bool) -> Self {
         Feeder {
             input: Some(Box::pin(input)),
             f: Arc::new(f),
             id: pool.registry().next_job_id(),
+            stateful,
             pool,
             next_chunk: 0,
             next_index: 0,
@@ -90,6 +93,7 @@ where
             id,
             kind: "imap",
             chunk: self.next_chunk,
+            stateful: self.stateful,
         };
         self.next_chunk += 1;
         let result =

@@ -21,7 +21,7 @@ use feed::Feeder;
 use window::Window;
 
 impl Pool {
-    fn window<S, T, F, Q>(&self, f: F, input: S) -> Window<T, Q>
+    pub(crate) fn window<S, T, F, Q>(&self, f: F, input: S, stateful: bool) -> Window<T, Q>
     where
         S: Stream + Send + 'static,
         S::Item: Send + 'static,
@@ -29,7 +29,7 @@ impl Pool {
         T: Send + 'static,
         Q: window::ChunkQueue<T>,
     {
-        let feed = Box::new(Feeder::new(self.clone(), f, input));
+        let feed = Box::new(Feeder::new(self.clone(), f, input, stateful));
         Window::new(feed, self.workers())
     }
 
@@ -91,7 +91,7 @@ impl Pool {
         F: Fn(S::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        Imap::new(self.window(move |item| Ok(f(item)), input))
+        Imap::new(self.window(move |item| Ok(f(item)), input, false))
     }
 
     /// Like [`imap`](Pool::imap), but yields each result as soon as its
@@ -140,7 +140,7 @@ impl Pool {
         F: Fn(S::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        ImapUnordered::new(self.window(move |item| Ok(f(item)), input))
+        ImapUnordered::new(self.window(move |item| Ok(f(item)), input, false))
     }
 
     /// [`imap`](Pool::imap) for a fallible `f`, one returning `Result<T, E>`:
@@ -199,7 +199,7 @@ impl Pool {
         T: Send + 'static,
         E: Send + Sync + fmt::Debug + 'static,
     {
-        Imap::new(self.window(move |item| f(item).map_err(box_user), input))
+        Imap::new(self.window(move |item| f(item).map_err(box_user), input, false))
     }
 
     /// [`imap_unordered`](Pool::imap_unordered) for a fallible `f`; see
@@ -262,6 +262,6 @@ impl Pool {
         T: Send + 'static,
         E: Send + Sync + fmt::Debug + 'static,
     {
-        ImapUnordered::new(self.window(move |item| f(item).map_err(box_user), input))
+        ImapUnordered::new(self.window(move |item| f(item).map_err(box_user), input, false))
     }
 }

@@ -215,11 +215,17 @@ impl<T: Send + 'static> Inline for Assembler<T> {
                 let mut found = None;
                 while *cursor < list.len() {
                     let at = *cursor;
-                    *cursor += 1;
                     if let Some(job) = list[at].upgrade() {
+                        if !job.may_run_inline() {
+                            // Not now (a stateful map while the state is
+                            // lent): leave it, and the cursor, for later.
+                            return false;
+                        }
+                        *cursor += 1;
                         found = Some(job);
                         break;
                     }
+                    *cursor += 1;
                 }
                 found
             };

@@ -154,6 +154,9 @@ where
     C: ItemFn<I>,
 {
     fn run(&self, worker: usize, inline: bool) -> bool {
+        if inline && !self.labels.may_run_inline() {
+            return false;
+        }
         let Some(items) = self.claim() else {
             return false;
         };
@@ -182,6 +185,10 @@ where
             }
         }
         true
+    }
+
+    fn may_run_inline(&self) -> bool {
+        self.labels.may_run_inline()
     }
 
     fn reject(&self, why: Cancellation) {

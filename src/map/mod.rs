@@ -25,7 +25,8 @@ use crate::result::AsyncResult;
 use crate::slot::Finisher;
 use crate::sync::Mutex;
 pub(crate) use assemble::Assembler;
-use chunk::{ChunkTask, Fallible, ItemFn, Plain};
+pub(crate) use chunk::Plain;
+use chunk::{ChunkTask, Fallible, ItemFn};
 pub use options::MapOptions;
 pub(crate) use options::default_chunksize;
 
@@ -167,7 +168,7 @@ impl Pool {
         T: Send + 'static,
         F: Fn(I::Item) -> T + Send + Sync + 'static,
     {
-        self.submit_map(Plain(f), items, options)
+        self.submit_map(Plain(f), items, options, false)
     }
 
     /// Like [`map`](Pool::map) for a function of several arguments, fed with
@@ -424,15 +425,16 @@ impl Pool {
         E: Send + Sync + fmt::Debug + 'static,
         F: Fn(I::Item) -> Result<T, E> + Send + Sync + 'static,
     {
-        self.submit_map(Fallible(f), items, options)
+        self.submit_map(Fallible(f), items, options, false)
     }
 
     /// Submits a map: pulls the input chunk by chunk, one job per chunk.
-    fn submit_map<I, C, E>(
+    pub(crate) fn submit_map<I, C, E>(
         &self,
         call: C,
         items: I,
         options: MapOptions<C::Out, E>,
+        stateful: bool,
     ) -> AsyncResult<Vec<C::Out>, E>
     where
         I: IntoIterator,
@@ -486,6 +488,7 @@ impl Pool {
                     id,
                     kind: "map",
                     chunk: chunks,
+                    stateful,
                 },
                 offset,
                 call: call.clone(),
