@@ -532,10 +532,69 @@ fn criterion() -> Criterion {
         .configure_from_args()
 }
 
+/// A tiny fallible item: `Err` at `fail_at`.
+fn checked(x: u64, fail_at: u64) -> Result<u64, u64> {
+    if x == fail_at { Err(x) } else { Ok(tiny(x)) }
+}
+
+/// P6: a fallible map of 1 M tiny items whose item 1 000 fails. A map
+/// that stops early returns after about the items in flight; one that does
+/// not runs all 1 M (the `Vec<Result<..>>` a plain map gives).
+fn p6_try_map(c: &mut Criterion) {
+    configure(c);
+    let n: u64 = 1_000_000;
+    let fail_at = 1_000;
+    let mut g = c.benchmark_group("P6_try_map_early_stop_1M");
+    g.sample_size(20);
+    g.bench_function("corepool_try_map_async", |b| {
+        b.iter(|| {
+            in_task(async move {
+                let r = pool()
+                    .try_map_async(move |x| checked(x, fail_at), 0..n)
+                    .await;
+                assert!(r.is_err());
+            })
+        })
+    });
+    g.bench_function("corepool_map_async_of_results_no_early_stop", |b| {
+        b.iter(|| {
+            in_task(async move {
+                let v = pool()
+                    .map_async(move |x| checked(x, fail_at), 0..n)
+                    .await
+                    .unwrap();
+                assert!(v.iter().any(Result::is_err));
+            })
+        })
+    });
+    g.bench_function("rayon_try_for_each", |b| {
+        b.iter(|| {
+            rayon_pool().install(|| {
+                let r = (0..n)
+                    .into_par_iter()
+                    .try_for_each(|x| checked(x, fail_at).map(drop));
+                assert!(r.is_err());
+            })
+        })
+    });
+    g.bench_function("rayon_collect_result_vec", |b| {
+        b.iter(|| {
+            rayon_pool().install(|| {
+                let r: Result<Vec<u64>, u64> = (0..n)
+                    .into_par_iter()
+                    .map(|x| checked(x, fail_at))
+                    .collect();
+                assert!(r.is_err());
+            })
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = criterion();
-    targets = p1_map, p2_round_trip, p3_scaling, p4_burst, p5_stream
+    targets = p1_map, p2_round_trip, p3_scaling, p4_burst, p5_stream, p6_try_map
 }
 
 fn main() {

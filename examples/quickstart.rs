@@ -133,6 +133,41 @@ async fn async_tour(pool: &Pool) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Fallible work, per-worker state, and worker recycling.
+fn more_tour() -> Result<(), Box<dyn std::error::Error>> {
+    println!("\n-- fallible work, per-worker state, recycling");
+    let pool = Pool::new(2)?;
+    // try_map: your error comes back typed; the first Err stops the map.
+    let parsed = pool.try_map(|s: &str| s.parse::<u32>(), ["7", "8", "x9", "10"]);
+    match parsed {
+        Err(corepool::WaitError::Task(corepool::TryError::User { error, index })) => {
+            println!("{:<16} -> item {index:?} failed, typed: {error}", "try_map")
+        }
+        other => println!("{:<16} -> {other:?}", "try_map"),
+    }
+    // Each worker owns a scratch buffer, made once on its own thread.
+    let stateful = Pool::builder()
+        .workers(2)
+        .build_with_state(|_| String::with_capacity(1024))?;
+    let shouted = stateful.map(
+        |buf: &mut String, word: &str| {
+            buf.clear();
+            buf.push_str(word);
+            buf.make_ascii_uppercase();
+            buf.clone()
+        },
+        ["state", "per", "worker"],
+    )?;
+    println!("{:<16} -> {shouted:?}", "stateful map");
+    // A fresh thread (and initializer) after every 2 tasks per worker.
+    let recycled = Pool::builder().workers(1).max_tasks_per_worker(2).build()?;
+    let threads: std::collections::HashSet<_> = (0..6)
+        .map(|_| recycled.apply(|| std::thread::current().id()))
+        .collect::<Result<_, _>>()?;
+    println!("{:<16} -> 6 tasks ran on {} threads", "max_tasks 2", threads.len());
+    Ok(())
+}
+
 /// A real CPU job on one worker per CPU: primes below 3 million, in 64
 /// slices.
 async fn cpu_job() -> Result<(), Box<dyn std::error::Error>> {
@@ -184,6 +219,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     sync_tour(&pool)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async_tour(&pool))?;
+    more_tour()?;
     runtime.block_on(cpu_job())?;
     pool.close();
     pool.join()?;
