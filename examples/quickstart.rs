@@ -164,7 +164,11 @@ fn more_tour() -> Result<(), Box<dyn std::error::Error>> {
     let threads: std::collections::HashSet<_> = (0..6)
         .map(|_| recycled.apply(|| std::thread::current().id()))
         .collect::<Result<_, _>>()?;
-    println!("{:<16} -> 6 tasks ran on {} threads", "max_tasks 2", threads.len());
+    println!(
+        "{:<16} -> 6 tasks ran on {} threads",
+        "max_tasks 2",
+        threads.len()
+    );
     Ok(())
 }
 

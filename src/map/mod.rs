@@ -428,6 +428,61 @@ impl Pool {
         self.submit_map(Fallible(f), items, options, false)
     }
 
+    /// [`try_map`](Pool::try_map) for a fallible function of several
+    /// arguments, fed with tuples.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_map`](Pool::try_map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(2)?;
+    /// let q = pool.try_starmap(|a: u32, b: u32| a.checked_div(b).ok_or("divide by zero"), [(6, 3), (8, 2)])?;
+    /// assert_eq!(q, [2, 4]);
+    /// assert!(pool.try_starmap(|a: u32, b: u32| a.checked_div(b).ok_or("divide by zero"), [(1, 0)]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_starmap<I, T, E, F>(&self, f: F, items: I) -> Result<Vec<T>, WaitError<TryError<E>>>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
+        F: TupleFn<I::Item, Output = Result<T, E>>,
+    {
+        self.try_map(move |args| f.call_with(args), items)
+    }
+
+    /// The async form of [`try_starmap`](Pool::try_starmap).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_map_async`](Pool::try_map_async).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let sums = pool
+    ///     .try_starmap_async(|a: u8, b: u8| a.checked_add(b).ok_or((a, b)), [(1, 2), (250, 10)])
+    ///     .await;
+    /// assert_eq!(sums.unwrap_err().into_user_error(), Some((250, 10)));
+    /// # }
+    /// ```
+    pub fn try_starmap_async<I, T, E, F>(&self, f: F, items: I) -> AsyncResult<Vec<T>, TryError<E>>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        T: Send + 'static,
+        E: Send + Sync + fmt::Debug + 'static,
+        F: TupleFn<I::Item, Output = Result<T, E>>,
+    {
+        self.try_map_async(move |args| f.call_with(args), items)
+    }
+
     /// Submits a map: pulls the input chunk by chunk, one job per chunk.
     pub(crate) fn submit_map<I, C, E>(
         &self,
