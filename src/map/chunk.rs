@@ -22,13 +22,16 @@ pub(crate) trait ItemFn<I>: Send + Sync + 'static {
 
     /// Applies the function to up to `n` items, pushing the values to `out`
     /// and counting them in `done`. Stops at the first `Err` (its item is
-    /// consumed, not counted).
+    /// consumed, not counted), or when `stop()` says the map was given up
+    /// (checked between batches always, and between items where that is
+    /// cheap next to the item's own branching).
     fn run_batch(
         &self,
         items: &mut vec::IntoIter<I>,
         n: usize,
         out: &mut Vec<Self::Out>,
         done: &mut usize,
+        stop: &impl Fn() -> bool,
     ) -> Result<(), Box<dyn UserError>>;
 }
 
@@ -49,9 +52,10 @@ where
         n: usize,
         out: &mut Vec<T>,
         done: &mut usize,
+        _stop: &impl Fn() -> bool,
     ) -> Result<(), Box<dyn UserError>> {
         // `extend` from a `TrustedLen` iterator writes without per-item
-        // capacity checks.
+        // capacity checks; the check for a given-up map is per batch.
         out.extend(items.by_ref().take(n).map(|item| {
             let value = (self.0)(item);
             *done += 1;
@@ -79,8 +83,15 @@ where
         n: usize,
         out: &mut Vec<T>,
         done: &mut usize,
+        stop: &impl Fn() -> bool,
     ) -> Result<(), Box<dyn UserError>> {
+        // A fallible map is the one that fails early: check before every
+        // item, so a running chunk stops at its next item once another
+        // chunk's `Err` has failed the map.
         for item in items.by_ref().take(n) {
+            if stop() {
+                return Ok(());
+            }
             out.push((self.0)(item).map_err(box_user)?);
             *done += 1;
         }
@@ -123,8 +134,9 @@ impl<I, C: ItemFn<I>> ChunkTask<I, C> {
                     if map.is_abandoned() {
                         return Ok(());
                     }
+                    let stop = || map.is_abandoned();
                     self.call
-                        .run_batch(&mut items, batch, &mut values, &mut done)?;
+                        .run_batch(&mut items, batch, &mut values, &mut done, &stop)?;
                     batch = (batch * 2).min(MAX_BATCH);
                 }
                 Ok(())

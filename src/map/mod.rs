@@ -353,7 +353,7 @@ impl Pool {
     /// item, like [`map_async`](Pool::map_async), and fails fast on the
     /// first `Err` to arrive, as rayon's `try_` methods and Python's
     /// `map` do: the map resolves with it, the chunks not started are
-    /// skipped, and running chunks stop within a few items (at most 64).
+    /// skipped, and running chunks stop at their next item.
     ///
     /// # Errors
     ///
