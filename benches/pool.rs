@@ -384,6 +384,27 @@ fn p5_stream(c: &mut Criterion) {
     g.bench_function("corepool_map_async", |b| {
         b.iter(|| in_task(async move { pool().map_async(stream_item, 0..n).await.unwrap().len() }))
     });
+    g.bench_function(BenchmarkId::new("corepool_imap", "default_adaptive"), |b| {
+        b.iter(|| {
+            in_task(async move {
+                pool()
+                    .imap(stream_item, 0..n)
+                    .try_fold(0_u64, |a, _| async move { Ok(a + 1) })
+                    .await
+            })
+        })
+    });
+    g.bench_function(
+        BenchmarkId::new("corepool_imap_unordered", "default_adaptive"),
+        |b| {
+            b.iter(|| {
+                in_task(async move {
+                    let s = pool().imap_unordered(stream_item, 0..n);
+                    s.try_fold(0_u64, |a, _| async move { Ok(a + 1) }).await
+                })
+            })
+        },
+    );
     for chunksize in [1, 64] {
         g.bench_function(
             BenchmarkId::new("corepool_imap", format!("chunksize_{chunksize}")),
@@ -434,6 +455,98 @@ fn p5_stream(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+// ===== the adaptive cases (`cargo bench --bench pool -- adaptive`) =====
+
+/// Medians over `runs` of (time to the first result, time to all results)
+/// of an ordered `imap` over `n` items costing `cost(i)` µs.
+fn imap_times(
+    n: u64,
+    cost: fn(u64) -> f64,
+    chunksize: Option<usize>,
+    runs: usize,
+) -> (Duration, Duration) {
+    let mut first = Vec::new();
+    let mut all = Vec::new();
+    for _ in 0..runs {
+        let (f, a) = in_task(async move {
+            let t = Instant::now();
+            let s = pool().imap(move |i| work_us(cost(i)), 0..n);
+            let mut s = match chunksize {
+                Some(c) => s.chunksize(c),
+                None => s,
+            };
+            s.next().await.unwrap().unwrap();
+            let f = t.elapsed();
+            while let Some(r) = s.next().await {
+                r.unwrap();
+            }
+            (f, t.elapsed())
+        });
+        first.push(f);
+        all.push(a);
+    }
+    first.sort();
+    all.sort();
+    (first[runs / 2], all[runs / 2])
+}
+
+fn adaptive_report() {
+    println!("\n== adaptive chunking: imap's default next to fixed chunksizes (medians)");
+    let slow: fn(u64) -> f64 = |_| 10_000.0;
+    let changing: fn(u64) -> f64 = |i| {
+        if (40_000..40_400).contains(&i) {
+            1_000.0
+        } else {
+            1.0
+        }
+    };
+    let tiny: fn(u64) -> f64 = |_| 1.0;
+    for (name, n, cost, runs) in [
+        ("slow items, 10 ms each (40)", 40, slow, 3),
+        ("tiny items, ~1 us each (200 k)", 200_000, tiny, 5),
+        (
+            "1 us, then 400 of 1 ms, then 1 us (80 k)",
+            80_000,
+            changing,
+            3,
+        ),
+    ] {
+        let (d_first, d_all) = imap_times(n, cost, None, runs);
+        println!("{name}:");
+        println!(
+            "  default (adaptive)   first {:>9.1} us   all {:>8.1} ms",
+            d_first.as_secs_f64() * 1e6,
+            d_all.as_secs_f64() * 1e3
+        );
+        for c in [1, 256] {
+            let (first, all) = imap_times(n, cost, Some(c), runs);
+            println!(
+                "  chunksize {c:<4}       first {:>9.1} us   all {:>8.1} ms   default/this: first {:.2}x, all {:.2}x",
+                first.as_secs_f64() * 1e6,
+                all.as_secs_f64() * 1e3,
+                d_first.as_secs_f64() / first.as_secs_f64(),
+                d_all.as_secs_f64() / all.as_secs_f64()
+            );
+        }
+        let t = Instant::now();
+        for _ in 0..runs {
+            in_task(async move {
+                pool()
+                    .map_async(move |i| work_us(cost(i)), 0..n)
+                    .await
+                    .unwrap()
+                    .len()
+            });
+        }
+        let map = t.elapsed() / runs as u32;
+        println!(
+            "  map_async            all {:>8.1} ms   default's throughput = {:.2}x map_async's",
+            map.as_secs_f64() * 1e3,
+            map.as_secs_f64() / d_all.as_secs_f64()
+        );
+    }
 }
 
 // ===== latency percentiles (P2, P4) =====
@@ -611,6 +724,9 @@ fn main() {
     }
     if args.is_empty() || args.iter().any(|a| a == "paired") {
         p1_paired_report();
+    }
+    if args.is_empty() || args.iter().any(|a| a == "adaptive") {
+        adaptive_report();
     }
     Criterion::default().configure_from_args().final_summary();
 }

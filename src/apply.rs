@@ -7,7 +7,7 @@ use crate::blocking;
 use crate::callbacks::Callbacks;
 use crate::callbacks::Deliver;
 use crate::error::{Cancellation, Outcome, TaskError, TryError, UserError, WaitError};
-use crate::job::{Inline, Labels, Task};
+use crate::job::{Inline, Job, Labels, Task};
 use crate::pool::Pool;
 use crate::result::AsyncResult;
 use crate::slot::Finisher;
@@ -380,6 +380,23 @@ impl Pool {
         T: Send + 'static,
         E: Outcome,
     {
+        let (job, result) = self.prepare_labeled(labels, f, callbacks);
+        self.registry().submit(job);
+        result
+    }
+
+    /// One closure as a job, not yet submitted, and its result.
+    pub(crate) fn prepare_labeled<F, T, E>(
+        &self,
+        labels: Labels,
+        f: F,
+        callbacks: Option<Deliver<T>>,
+    ) -> (Job, AsyncResult<T, E>)
+    where
+        F: FnOnce() -> UserResult<T> + Send + 'static,
+        T: Send + 'static,
+        E: Outcome,
+    {
         let detached = callbacks.is_some();
         let (slot, finisher) = Finisher::pair(labels.id, callbacks);
         let task = Arc::new(ApplyTask {
@@ -387,8 +404,7 @@ impl Pool {
             work: Mutex::new(Some((f, finisher))),
         });
         let result = AsyncResult::new(slot, self.id(), detached, Some(task.clone()));
-        self.registry().submit(task);
-        result
+        (task, result)
     }
 }
 

@@ -105,6 +105,11 @@ impl Registry {
         }
     }
 
+    /// Queues a job, or hands it back if the pool no longer accepts work.
+    pub(crate) fn try_submit(&self, job: Job) -> Result<(), Job> {
+        self.queue.push(job)
+    }
+
     /// The next job, without waiting.
     pub(crate) fn try_pop(&self) -> Result<Job, Empty> {
         self.queue.try_pop()

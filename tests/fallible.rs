@@ -60,7 +60,10 @@ fn try_map_stops_early_on_the_first_err() {
         let (ran, after) = (ran.load(Ordering::SeqCst), after.load(Ordering::SeqCst));
         // At most the item each worker had already begun when it saw nothing
         // wrong yet.
-        assert!(after <= pool.workers(), "{after} items started after the map resolved");
+        assert!(
+            after <= pool.workers(),
+            "{after} items started after the map resolved"
+        );
         // Items 1 001..125 000 of the failing chunk never ran.
         assert!(ran < n as usize, "{ran} of {n} items ran");
     });

@@ -124,44 +124,59 @@ fn a_stuck_head_stops_input_pulling() {
     });
 }
 
+/// Pulls 2 000 results of 1 KiB from an endless input through a slow
+/// consumer and checks how many results are alive and how far the input
+/// ran ahead, against the window: `chunksize` items per chunk, or for the
+/// adaptive default at most 1 024 per chunk (and 64 per worker in all, or
+/// 4 chunks per worker, whichever is more).
+fn slow_consumer(chunksize: Option<usize>) {
+    let pool = Pool::new(2).unwrap();
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let live = Arc::new(AtomicUsize::new(0));
+    struct Big(Arc<AtomicUsize>, #[allow(dead_code)] Vec<u8>);
+    impl Drop for Big {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let l = live.clone();
+    let stream = pool.imap(
+        move |_: u64| {
+            l.fetch_add(1, Ordering::SeqCst);
+            Big(l.clone(), vec![0; 1024])
+        },
+        counted(&pulled),
+    );
+    let (stream, window) = match chunksize {
+        // The default window at chunksize 1: 64 items per worker.
+        Some(1) => (stream.chunksize(1), 64 * pool.workers()),
+        Some(n) => (stream.chunksize(n), n * 4 * pool.workers()),
+        None => (stream, 1024 * 4 * pool.workers()),
+    };
+    let mut it = stream.into_blocking_iter();
+    for _ in 0..2000 {
+        let big = it.next().unwrap().unwrap();
+        drop(big);
+        if pulled.load(Ordering::SeqCst) % 100 == 0 {
+            std::thread::sleep(Duration::from_millis(1)); // a slow consumer
+        }
+        assert!(
+            live.load(Ordering::SeqCst) <= window,
+            "results alive: {}",
+            live.load(Ordering::SeqCst)
+        );
+        assert!(pulled.load(Ordering::SeqCst) <= 2000 + window);
+    }
+}
+
 #[test]
 fn a_slow_consumer_keeps_memory_bounded_on_an_endless_input() {
-    within(|| {
-        let pool = Pool::new(2).unwrap();
-        let pulled = Arc::new(AtomicUsize::new(0));
-        let live = Arc::new(AtomicUsize::new(0));
-        struct Big(Arc<AtomicUsize>, #[allow(dead_code)] Vec<u8>);
-        impl Drop for Big {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        let l = live.clone();
-        let mut it = pool
-            .imap(
-                move |_: u64| {
-                    l.fetch_add(1, Ordering::SeqCst);
-                    Big(l.clone(), vec![0; 1024])
-                },
-                counted(&pulled),
-            )
-            .into_blocking_iter();
-        for _ in 0..2000 {
-            let big = it.next().unwrap().unwrap();
-            drop(big);
-            if pulled.load(Ordering::SeqCst) % 100 == 0 {
-                std::thread::sleep(Duration::from_millis(1)); // a slow consumer
-            }
-            // The default window: 64 items per worker at chunksize 1.
-            let window = 64 * pool.workers();
-            assert!(
-                live.load(Ordering::SeqCst) <= window,
-                "results alive: {}",
-                live.load(Ordering::SeqCst)
-            );
-            assert!(pulled.load(Ordering::SeqCst) <= 2000 + window);
-        }
-    });
+    within(|| slow_consumer(Some(1)));
+}
+
+#[test]
+fn the_adaptive_default_keeps_memory_bounded_too() {
+    within(|| slow_consumer(None));
 }
 
 #[test]
@@ -369,7 +384,11 @@ fn stream_input_is_pulled_lazily_too() {
         let input = stream::iter(0_u64..).inspect(move |_| {
             p.fetch_add(1, Ordering::SeqCst);
         });
-        let mut s = pool.imap_stream(|x: u64| x + 1, input).buffersize(3);
+        // Chunks of one item: the window is exactly 3 items.
+        let mut s = pool
+            .imap_stream(|x: u64| x + 1, input)
+            .chunksize(1)
+            .buffersize(3);
         for k in 1..=20 {
             assert_eq!(s.next().await.unwrap().unwrap(), k as u64);
             assert!(pulled.load(Ordering::SeqCst) <= k + 3);
@@ -470,7 +489,7 @@ fn a_closed_pool_ends_an_endless_imap() {
     on_tokio(|| async {
         let pool = Pool::new(1).unwrap();
         let pulled = Arc::new(AtomicUsize::new(0));
-        let mut s = pool.imap(|x: u64| x, counted(&pulled));
+        let mut s = pool.imap(|x: u64| x, counted(&pulled)).chunksize(1);
         assert_eq!(s.next().await.unwrap().unwrap(), 0);
         pool.terminate();
         // What was in flight resolves (done or cancelled); then one Closed

@@ -1,10 +1,12 @@
 //! Pulls the input of an `imap` (an iterator or a stream) lazily, one chunk
 //! at a time, and submits each chunk as one job.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 use std::vec;
 
 use futures::Stream;
@@ -31,10 +33,14 @@ pub(crate) trait Feed<T>: Send {
     /// held back waiting to fill a chunk. `Ready(None)`: the input is over.
     /// `Ready(Some(Err))`: the input panicked or the pool is closed; the
     /// stream must end after what is in flight.
+    ///
+    /// `budget`: how long the chunk's job may run before it hands the rest
+    /// of its items to a new job (adaptive chunking); `None`: no limit.
     fn poll_chunk(
         &mut self,
         cx: &mut Context<'_>,
         chunksize: usize,
+        budget: Option<Duration>,
     ) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>>;
 
     /// Bounds on the number of items not yet pulled.
@@ -83,35 +89,32 @@ where
     F: Fn(S::Item) -> UserResult<T> + Send + Sync + 'static,
     T: Send + 'static,
 {
-    fn submit(&mut self, chunksize: usize) -> ChunkFuture<T> {
+    fn submit(&mut self, chunksize: usize, budget: Option<Duration>) -> ChunkFuture<T> {
         let items = std::mem::replace(&mut self.batch, Vec::with_capacity(chunksize.min(RESERVE)));
         let offset = self.next_index;
         let len = items.len();
         self.next_index += len;
-        let (f, id) = (self.f.clone(), self.id);
         let labels = Labels {
-            id,
+            id: self.id,
             kind: "imap",
             chunk: self.next_chunk,
             stateful: self.stateful,
         };
         self.next_chunk += 1;
-        let result =
-            self.pool
-                .submit_labeled(labels, move || Ok(run_chunk(&*f, id, items, offset)), None);
-        ChunkFuture {
-            result,
-            offset,
-            len,
-        }
+        let result = submit_chunk(&self.pool, &self.f, labels, items, offset, budget);
+        ChunkFuture::new(result, offset, len)
     }
 
     /// Submits what has been pulled, if anything.
-    fn flush(&mut self, chunksize: usize) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>> {
+    fn flush(
+        &mut self,
+        chunksize: usize,
+        budget: Option<Duration>,
+    ) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>> {
         if self.batch.is_empty() {
             Poll::Ready(self.failure.take().map(Err))
         } else {
-            Poll::Ready(Some(Ok(self.submit(chunksize))))
+            Poll::Ready(Some(Ok(self.submit(chunksize, budget))))
         }
     }
 }
@@ -127,6 +130,7 @@ where
         &mut self,
         cx: &mut Context<'_>,
         chunksize: usize,
+        budget: Option<Duration>,
     ) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>> {
         if self.input.is_some() && self.pool.is_closed() {
             // Stop pulling: every further chunk would fail the same way.
@@ -134,14 +138,14 @@ where
             self.failure = Some(TaskError::cancelled(self.id, Cancellation::PoolClosed));
         }
         let Some(input) = self.input.as_mut() else {
-            return self.flush(chunksize);
+            return self.flush(chunksize, budget);
         };
         while self.batch.len() < chunksize {
             match unwind::catch(|| input.as_mut().poll_next(cx)) {
                 Ok(Poll::Ready(Some(item))) => self.batch.push(item),
                 Ok(Poll::Ready(None)) => {
                     self.input = None;
-                    return self.flush(chunksize);
+                    return self.flush(chunksize, budget);
                 }
                 Ok(Poll::Pending) if self.batch.is_empty() => return Poll::Pending,
                 Ok(Poll::Pending) => break,
@@ -149,11 +153,11 @@ where
                     self.input = None;
                     let error = TaskError::input_panicked(self.id, payload);
                     self.failure = Some(error.with_index(self.next_index + self.batch.len()));
-                    return self.flush(chunksize);
+                    return self.flush(chunksize, budget);
                 }
             }
         }
-        Poll::Ready(Some(Ok(self.submit(chunksize))))
+        Poll::Ready(Some(Ok(self.submit(chunksize, budget))))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -170,60 +174,204 @@ where
     }
 }
 
+/// How often (in items) a chunk with a time budget looks at the clock.
+const CLOCK_EVERY: usize = 4;
+
+/// What a chunk's job hands back: the outcomes of the items it ran, how long
+/// they took, and, if it ran out of time first, the jobs it handed the rest
+/// of its items to, in input order (each with its offset and count).
+pub(crate) struct ChunkOutput<T> {
+    outcomes: Outcomes<T>,
+    run: Duration,
+    rest: Vec<Continuation<T>>,
+}
+
+/// A job running the tail of a chunk: its result, first index and count.
+type Continuation<T> = (AsyncResult<ChunkOutput<T>>, usize, usize);
+
+/// Submits `items` (input indices from `offset`) as one job.
+fn submit_chunk<I, T, F>(
+    pool: &Pool,
+    f: &Arc<F>,
+    labels: Labels,
+    items: Vec<I>,
+    offset: usize,
+    budget: Option<Duration>,
+) -> AsyncResult<ChunkOutput<T>>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    F: Fn(I) -> UserResult<T> + Send + Sync + 'static,
+{
+    let (job_pool, job_f) = (pool.clone(), f.clone());
+    pool.submit_labeled(
+        labels,
+        move || Ok(run_chunk(&job_pool, &job_f, labels, items, offset, budget)),
+        None,
+    )
+}
+
 /// Runs one chunk on a worker. A panicking item yields its own error and
 /// the chunk goes on with the next item (`unwind::map_caught` re-arms the
 /// guard after a panic), so one failing item does not take its neighbours
-/// down.
-fn run_chunk<I, T>(
-    f: &impl Fn(I) -> UserResult<T>,
-    id: u64,
+/// down. With a `budget`, the chunk stops once it has run that long and
+/// submits the rest of its items as a new job, so a chunk sized for cheap
+/// items cannot hold a worker for long when the items turn expensive.
+fn run_chunk<I, T, F>(
+    pool: &Pool,
+    f: &Arc<F>,
+    labels: Labels,
     items: Vec<I>,
     offset: usize,
-) -> Outcomes<T> {
+    budget: Option<Duration>,
+) -> ChunkOutput<T>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    F: Fn(I) -> UserResult<T> + Send + Sync + 'static,
+{
+    let started = Instant::now();
+    let id = labels.id;
+    let mut items = items.into_iter();
     let mut out = Vec::with_capacity(items.len());
-    unwind::map_caught(items.into_iter(), f, |outcome| {
-        let index = offset + out.len();
-        out.push(match outcome {
-            Ok(Ok(value)) => Ok(value),
-            // A `try_imap` item that returned `Err`: yielded at its place.
-            Ok(Err(user)) => Err(TaskError::user(id, user).with_index(index)),
-            Err(payload) => Err(TaskError::panicked(id, payload).with_index(index)),
+    let mut budget = budget;
+    let rest = loop {
+        unwind::map_caught(items.by_ref(), &**f, |outcome| {
+            let index = offset + out.len();
+            out.push(match outcome {
+                Ok(Ok(value)) => Ok(value),
+                // A `try_imap` item that returned `Err`: yielded at its place.
+                Ok(Err(user)) => Err(TaskError::user(id, user).with_index(index)),
+                Err(payload) => Err(TaskError::panicked(id, payload).with_index(index)),
+            });
+            match budget {
+                Some(budget) if out.len() % CLOCK_EVERY == 0 => started.elapsed() < budget,
+                _ => true,
+            }
         });
-        true
-    });
-    out
-}
-
-/// A submitted chunk. Always yields exactly one outcome per item: a chunk
-/// that never ran (terminate, a closed pool) yields its error for each item.
-/// Dropping it cancels the chunk if it has not started.
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub(crate) struct ChunkFuture<T> {
-    result: AsyncResult<Outcomes<T>>,
-    offset: usize,
-    len: usize,
-}
-
-impl<T> ChunkFuture<T> {
-    pub(crate) fn len(&self) -> usize {
-        self.len
+        if items.len() == 0 {
+            break Vec::new();
+        }
+        if pool.is_closed() {
+            // The pool drains: this chunk was accepted, so its items all run,
+            // here.
+            budget = None;
+            continue;
+        }
+        // Out of time: hand the rest on, in two halves so that two workers
+        // can share it (as rayon splits its work), at the back of the queue.
+        let mut first: Vec<I> = items.collect();
+        let second = first.split_off(first.len().div_ceil(2));
+        let mut rest_offset = offset + out.len();
+        let mut handed = Vec::new();
+        for part in [first, second] {
+            if part.is_empty() {
+                continue;
+            }
+            let len = part.len();
+            let (job_pool, job_f) = (pool.clone(), f.clone());
+            let part_offset = rest_offset;
+            let (job, result) = pool.prepare_labeled(
+                labels,
+                move || {
+                    Ok(run_chunk(
+                        &job_pool,
+                        &job_f,
+                        labels,
+                        part,
+                        part_offset,
+                        budget,
+                    ))
+                },
+                None,
+            );
+            if let Err(job) = pool.registry().try_submit(job) {
+                // Closed just now: run it here and now (it sees the pool
+                // closed and finishes without handing on again).
+                let worker = crate::worker::current_of(pool.id()).map_or(0, |(_, i)| i);
+                job.run(worker, true);
+            }
+            handed.push((result, part_offset, len));
+            rest_offset += len;
+        }
+        break handed;
+    };
+    let run = started.elapsed();
+    ChunkOutput {
+        outcomes: out,
+        run,
+        rest,
     }
 }
 
-impl<T> Future for ChunkFuture<T> {
-    type Output = Outcomes<T>;
+/// A submitted chunk. Always yields exactly one outcome per item (a chunk
+/// or a continuation that never ran, after terminate or close, yields its
+/// error for each of its items), and how long the items that ran took.
+/// Dropping it cancels the chunk if it has not started.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub(crate) struct ChunkFuture<T> {
+    /// The jobs still to wait for, in input order: the chunk's own, then
+    /// the continuations it handed its tail to.
+    pending: VecDeque<Continuation<T>>,
+    /// The chunk's whole length.
+    total: usize,
+    done: Outcomes<T>,
+    run: Duration,
+}
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let outcome = ready!(Pin::new(&mut self.result).poll(cx));
-        Poll::Ready(match outcome {
-            Ok(outcomes) => outcomes,
-            Err(error) => {
-                let (offset, len) = (self.offset, self.len);
-                (offset..offset + len)
-                    .map(|i| Err(error.for_item(i)))
-                    .collect()
+impl<T> ChunkFuture<T> {
+    fn new(result: AsyncResult<ChunkOutput<T>>, offset: usize, len: usize) -> Self {
+        ChunkFuture {
+            pending: VecDeque::from([(result, offset, len)]),
+            total: len,
+            done: Vec::new(),
+            run: Duration::ZERO,
+        }
+    }
+
+    /// The chunk's whole length, continuations included.
+    pub(crate) fn total_len(&self) -> usize {
+        self.total
+    }
+}
+
+// Nothing is pinned structurally: the future moves freely whatever `T` is.
+impl<T> Unpin for ChunkFuture<T> {}
+
+impl<T> Future for ChunkFuture<T> {
+    /// The outcomes in input order, and the time the items took to run.
+    type Output = (Outcomes<T>, Duration);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        while let Some((result, offset, len)) = this.pending.front_mut() {
+            let outcome = ready!(Pin::new(result).poll(cx));
+            let (offset, len) = (*offset, *len);
+            this.pending.pop_front();
+            match outcome {
+                Ok(ChunkOutput {
+                    outcomes,
+                    run,
+                    rest,
+                }) => {
+                    this.run += run;
+                    if this.done.is_empty() {
+                        this.done = outcomes;
+                    } else {
+                        this.done.extend(outcomes);
+                    }
+                    // Its continuations come before the later ones.
+                    for continuation in rest.into_iter().rev() {
+                        this.pending.push_front(continuation);
+                    }
+                }
+                Err(error) => {
+                    this.done
+                        .extend((offset..offset + len).map(|i| Err(error.for_item(i))));
+                }
             }
-        })
+        }
+        Poll::Ready((std::mem::take(&mut this.done), this.run))
     }
 }
 

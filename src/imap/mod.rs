@@ -36,12 +36,17 @@ impl Pool {
     /// Applies `f` to each item of `items` on the pool, yielding results in
     /// input order as a [`Stream`] (Python's `imap`, done right).
     ///
-    /// The input is pulled lazily: never more than
-    /// `buffersize × chunksize` items ahead of what the consumer has taken
-    /// (defaults: chunks of 1 item, 64 items per worker), so an endless iterator, a
-    /// slow consumer or one very slow item cannot grow memory. Configure it
-    /// with [`Imap::chunksize`] and [`Imap::buffersize`]; consume it from
-    /// sync code with [`Imap::into_blocking_iter`].
+    /// The input is pulled lazily, a bounded window ahead of what the
+    /// consumer has taken (by default at least 4 chunks per worker, 64 items
+    /// per worker, of at most 1 024 items each), so an endless iterator, a
+    /// slow consumer or one very slow item cannot grow memory. Chunks adapt
+    /// to the items' cost unless [`Imap::chunksize`] fixes them (see there);
+    /// [`Imap::buffersize`] sets the window. Consume it from sync code with
+    /// [`Imap::into_blocking_iter`].
+    ///
+    /// The input is pulled on the thread that polls the stream: an iterator
+    /// that blocks (`BufRead::lines` on a pipe) blocks that thread. In async
+    /// code, give [`imap_stream`](Pool::imap_stream) an async input instead.
     ///
     /// # Examples
     ///

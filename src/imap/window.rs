@@ -1,6 +1,38 @@
 //! The engine both `imap` streams share: a window of at most `buffersize`
 //! chunks in flight, refilled from the input only as the consumer takes
-//! results.
+//! results, and the adaptive chunking used when no `chunksize` is given.
+//!
+//! # Adaptive chunking
+//!
+//! One item per job costs a few µs of overhead (submitting, waking, handing
+//! the result back), which dwarfs items of a µs; Python's answer is a manual
+//! `chunksize`. Here, without one, each chunk's size is chosen from how long
+//! items have been taking:
+//!
+//! * The first chunk has one item, so the first result of a slow stream
+//!   arrives as early as with `chunksize(1)`.
+//! * Each finished chunk reports how long its items ran (measured on the
+//!   worker, so queueing does not count). A moving average of the time per
+//!   item sets the next size: enough items to fill [`TARGET_CHUNK_TIME`]
+//!   (1 ms: at a few µs of overhead per job, under 1 % of a chunk), at
+//!   most double the previous size (a noisy first measurement must not
+//!   overshoot), at most [`MAX_ADAPTIVE_CHUNK`] items, and at least one.
+//!   Items slower than the target stay one per chunk; items that get
+//!   faster grow the chunks again.
+//! * A chunk sized for cheap items must not hold a worker long if the items
+//!   turn expensive: an adaptive chunk that has run for
+//!   [`CHUNK_TIME_BUDGET`] hands its remaining items to a new job (a
+//!   continuation the same chunk waits for, so the order is kept).
+//!
+//! The window keeps its bound: `buffersize` chunks (by default at least 4
+//! per worker and enough for 64 items per worker), so at most
+//! `buffersize × MAX_ADAPTIVE_CHUNK` items are in flight. rayon's adaptive
+//! splitting (`with_min_len` as the user's floor) solves the same problem
+//! for a known-length input by splitting work as threads go idle; an `imap`
+//! input is of unknown length and arrives over time, so the size is learnt
+//! from measured item times instead.
+
+use std::time::Duration;
 
 use std::task::{Context, Poll};
 
@@ -12,7 +44,9 @@ use crate::error::TaskError;
 
 /// Where the chunks in flight wait: `FuturesOrdered` (the reorder buffer of
 /// `imap`) or `FuturesUnordered` (`imap_unordered`).
-pub(crate) trait ChunkQueue<T>: Stream<Item = Outcomes<T>> + Unpin + Default {
+pub(crate) trait ChunkQueue<T>:
+    Stream<Item = (Outcomes<T>, Duration)> + Unpin + Default
+{
     fn push_chunk(&mut self, chunk: ChunkFuture<T>);
     /// Chunks submitted and not yet yielded, finished or not.
     fn in_queue(&self) -> usize;
@@ -55,12 +89,56 @@ pub(crate) fn default_buffersize(chunksize: usize, workers: usize) -> usize {
         .max(CHUNKS_PER_WORKER * workers)
 }
 
+/// The time an adaptive chunk aims to run for.
+pub(crate) const TARGET_CHUNK_TIME: Duration = Duration::from_millis(1);
+/// The time after which an adaptive chunk hands its remaining items on.
+pub(crate) const CHUNK_TIME_BUDGET: Duration = Duration::from_millis(4);
+/// The largest adaptive chunk.
+pub(crate) const MAX_ADAPTIVE_CHUNK: usize = 1024;
+
+/// The state of adaptive chunking: the average time per item, and the size
+/// of the next chunk.
+#[derive(Clone, Copy, Debug)]
+struct Adaptive {
+    per_item_ns: Option<f64>,
+    size: usize,
+}
+
+impl Adaptive {
+    fn new() -> Self {
+        Adaptive {
+            per_item_ns: None,
+            size: 1,
+        }
+    }
+
+    /// Learns from a chunk of `len` items whose items ran for `run`.
+    fn learn(&mut self, len: usize, run: Duration) {
+        if len == 0 || run.is_zero() {
+            return; // a chunk that never ran tells nothing
+        }
+        let sample = run.as_nanos() as f64 / len as f64;
+        let per_item = match self.per_item_ns {
+            // Half weight to the newest: adapts within a few chunks both ways.
+            Some(old) => (old + sample) / 2.0,
+            None => sample,
+        };
+        self.per_item_ns = Some(per_item);
+        let fits = (TARGET_CHUNK_TIME.as_nanos() as f64 / per_item.max(1.0)) as usize;
+        self.size = fits
+            .clamp(1, MAX_ADAPTIVE_CHUNK)
+            .min(self.size.saturating_mul(2));
+    }
+}
+
 pub(crate) struct Window<T, Q> {
     feed: Box<dyn Feed<T>>,
     queue: Q,
     /// The results of the chunk being handed out.
     current: Drain<T>,
-    chunksize: usize,
+    /// `None`: adaptive chunking (the default).
+    chunksize: Option<usize>,
+    adaptive: Adaptive,
     /// `None`: the default, [`default_buffersize`].
     buffersize: Option<usize>,
     workers: usize,
@@ -78,7 +156,8 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
             feed,
             queue: Q::default(),
             current: Vec::new().into_iter(),
-            chunksize: 1,
+            chunksize: None,
+            adaptive: Adaptive::new(),
             buffersize: None,
             workers,
             in_flight: 0,
@@ -88,16 +167,21 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
         }
     }
 
+    /// The size of the next chunk.
+    fn chunksize(&self) -> usize {
+        self.chunksize.unwrap_or(self.adaptive.size)
+    }
+
     /// The most chunks in flight or waiting to be yielded.
     fn buffersize(&self) -> usize {
         self.buffersize
-            .unwrap_or_else(|| default_buffersize(self.chunksize, self.workers))
+            .unwrap_or_else(|| default_buffersize(self.chunksize(), self.workers))
     }
 
     #[track_caller]
     pub(crate) fn set_chunksize(&mut self, chunksize: usize) {
         assert!(chunksize > 0, "chunksize must be at least 1");
-        self.chunksize = chunksize;
+        self.chunksize = Some(chunksize);
     }
 
     #[track_caller]
@@ -119,9 +203,10 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
         while !self.input_done
             && self.queue.in_queue() + usize::from(self.current.len() > 0) < self.buffersize()
         {
-            match self.feed.poll_chunk(cx, self.chunksize) {
+            let budget = self.chunksize.is_none().then_some(CHUNK_TIME_BUDGET);
+            match self.feed.poll_chunk(cx, self.chunksize(), budget) {
                 Poll::Ready(Some(Ok(chunk))) => {
-                    self.in_flight += chunk.len();
+                    self.in_flight += chunk.total_len();
                     self.queue.push_chunk(chunk);
                 }
                 Poll::Ready(Some(Err(error))) => {
@@ -145,8 +230,11 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
                 return Poll::Ready(Some(outcome));
             }
             match self.queue.poll_next_unpin(cx) {
-                Poll::Ready(Some(outcomes)) => {
+                Poll::Ready(Some((outcomes, run))) => {
                     self.in_flight -= outcomes.len();
+                    if self.chunksize.is_none() {
+                        self.adaptive.learn(outcomes.len(), run);
+                    }
                     self.current = outcomes.into_iter();
                 }
                 Poll::Ready(None) if self.input_done => {
@@ -162,7 +250,8 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
 
     /// The fields a stream's `Debug` shows.
     pub(crate) fn debug_fields(&self, d: &mut std::fmt::DebugStruct<'_, '_>) {
-        d.field("chunksize", &self.chunksize)
+        d.field("chunksize", &self.chunksize())
+            .field("adaptive", &self.chunksize.is_none())
             .field("buffersize", &self.buffersize())
             .field("chunks_in_flight", &self.queue.in_queue())
             .field("items_in_flight", &self.in_flight)
@@ -189,9 +278,12 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
 macro_rules! window_stream {
     ($name:ident, $pool_method:literal) => {
         impl<T, E> $name<T, E> {
-            #[doc = concat!("Items per job (Python's `chunksize`). Defaults to 1. Larger chunks
-cost less overhead per item; the window then holds `buffersize × chunksize`
-items.
+            #[doc = concat!("Items per job (Python's `chunksize`), fixed. Without it the size
+adapts (the default): the first chunk has one item, and each next one holds
+about 1 ms of items as measured so far (at most 1 024), so cheap items
+travel in large chunks at `map`'s speed and slow ones one at a time with no
+added latency (see the module docs of `imap`). A fixed `chunksize` keeps its
+exact meaning; the window then holds `buffersize × chunksize` items.
 
 # Panics
 
@@ -219,7 +311,7 @@ assert_eq!(v, [0, 1, 2, 3, 4, 5]);
             #[doc = concat!("The most chunks in flight or waiting to be yielded (Python's
 `buffersize`). Defaults to enough chunks for 64 items per worker, and at
 least 4 chunks per worker (128 chunks of 1 item on 2 workers; 8 chunks of 64
-items).
+items or more), for the current chunk size.
 
 # Panics
 
