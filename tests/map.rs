@@ -40,13 +40,14 @@ fn one_job_per_chunk() {
 }
 
 #[test]
-fn default_chunksize_is_pythons() {
+fn default_chunksize_makes_sixteen_chunks_per_worker() {
     within(|| {
         let pool = Pool::new(2).unwrap();
         let busy = occupy(&pool, 2);
-        // ⌈100 / (4 × 2)⌉ = 13 items a chunk: 8 jobs.
+        // ⌈100 / (16 × 2)⌉ = 4 items a chunk: 25 jobs (Python's rule would
+        // make 8).
         let mut r = pool.map_async(|x: u32| x, 0..100);
-        assert_eq!(pool.queued(), 8);
+        assert_eq!(pool.queued(), 25);
         busy.release();
         assert_eq!(r.get().unwrap().len(), 100);
     });

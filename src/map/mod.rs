@@ -34,9 +34,12 @@ impl Pool {
     /// Applies `f` to every item on the pool and blocks until all are done,
     /// returning the results in input order (Python's `map`).
     ///
-    /// The input is split into chunks of Python's default size,
-    /// ⌈len / (4 × workers)⌉ (set it with [`map_with`](Pool::map_with)); one
-    /// job per chunk. Waiting is safe where [`apply`](Pool::apply) is.
+    /// The input is split into chunks of ⌈len / (16 × workers)⌉ items by
+    /// default (set it with [`map_with`](Pool::map_with)), one job per
+    /// chunk: four times as many chunks as Python's ⌈len / (4 × workers)⌉,
+    /// which measured faster on tiny items (more overlap of copying and
+    /// computing) and on uneven ones (the dearest chunk no longer runs alone
+    /// at the end). Waiting is safe where [`apply`](Pool::apply) is.
     ///
     /// # Errors
     ///
@@ -567,11 +570,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_chunksize_matches_python() {
-        // Python: chunksize, extra = divmod(len, 4 * processes); if extra: chunksize += 1
-        assert_eq!(default_chunksize(1_000_000, 2), 125_000);
+    fn default_chunksize_makes_sixteen_chunks_per_worker() {
+        assert_eq!(default_chunksize(1_000_000, 2), 31_250);
         assert_eq!(default_chunksize(10, 4), 1);
-        assert_eq!(default_chunksize(17, 2), 3);
+        assert_eq!(default_chunksize(33, 1), 3);
         assert_eq!(default_chunksize(1, 16), 1);
+        assert_eq!(default_chunksize(0, 2), 1);
     }
 }

@@ -32,7 +32,8 @@ pub struct MapOptions<T, E = TaskError> {
 }
 
 impl<T> MapOptions<T> {
-    /// The defaults: Python's chunksize, ⌈len / (4 × workers)⌉, no
+    /// The defaults: ⌈len / (16 × workers)⌉ items a chunk (four times as
+    /// many chunks as Python's ⌈len / (4 × workers)⌉; see `Pool::map`), no
     /// callbacks, failing fast.
     ///
     /// # Examples
@@ -192,7 +193,19 @@ impl<T, E> fmt::Debug for MapOptions<T, E> {
     }
 }
 
-/// Python's default chunksize: ⌈len / (4 × workers)⌉.
+/// Chunks per worker a map is cut into by default.
+///
+/// Python cuts a map into 4 chunks per worker. Measured on 2 workers
+/// (`map_with` and an explicit chunksize, medians of 7 runs): 1 M tiny
+/// items took 7.3–8.6 ms at 4 chunks per worker and 6.6 ms at 16 (the
+/// copying of results overlaps the computing of more, smaller chunks); 4 000
+/// uneven items (cost growing with the square of the index, 2.7 s of work)
+/// took 1.59 s at 4 and 1.40 s at 16 (ideal 1.33 s: the last, dearest chunk
+/// no longer runs alone at the end); 100 items of 50 µs did not move. 32 or
+/// 64 per worker gained a little on uneven work and lost on tiny items.
+const CHUNKS_PER_WORKER: usize = 16;
+
+/// The default chunksize: ⌈len / (16 × workers)⌉.
 pub(crate) fn default_chunksize(len: usize, workers: usize) -> usize {
-    len.div_ceil(4 * workers).max(1)
+    len.div_ceil(CHUNKS_PER_WORKER * workers).max(1)
 }
