@@ -6,13 +6,23 @@
 //! valgrind --tool=callgrind target/release/examples/ops p2 20000  # round trips from a tokio task
 //! valgrind --tool=callgrind target/release/examples/ops p4 10000  # a burst of tokio tasks
 //! valgrind --tool=callgrind target/release/examples/ops p1 300000 # 3 maps of tiny items
+//! valgrind --tool=callgrind target/release/examples/ops p5 100000 # imap of tiny items, default chunking
 //! ```
 //!
-//! Divide callgrind's "Collected" total by the operation count (P1: 3 × n
-//! items). The totals include the process's start-up and the runtime's and
-//! workers' idling, so compare versions with the same arguments.
+//! Each mode has its peers: `p1-rayon` (`par_iter().map().collect()`),
+//! `p2-spawn-blocking`, `p2-unblock` (smol's `blocking::unblock`),
+//! `p4-spawn-blocking`, `p5-map` (the same items through `map_async`),
+//! `p5-chunk1` (`imap` with `chunksize(1)`), and `idle` (the harness alone:
+//! subtract it).
+//!
+//! Divide callgrind's "Collected" total, less `idle`'s, by the operation
+//! count (P1: 3 × n items). The totals include the runtime's and the
+//! workers' idling, so compare with the same arguments.
 
+use futures::TryStreamExt;
+use rayon::prelude::*;
 use std::time::Instant;
+
 fn tiny(x: u64) -> u64 {
     x.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17) ^ x
 }
@@ -55,7 +65,66 @@ fn main() {
                 h.await.unwrap();
             }
         }),
-        _ => panic!(),
+        "p1-rayon" => {
+            let rayon = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap();
+            rayon.install(|| {
+                for _ in 0..3 {
+                    let v: Vec<u64> = (0..n).into_par_iter().map(tiny).collect();
+                    assert_eq!(v.len() as u64, n);
+                }
+            })
+        }
+        "p2-spawn-blocking" => rt.block_on(async {
+            tokio::spawn(async move {
+                let mut s = 0;
+                for i in 0..n {
+                    s += tokio::task::spawn_blocking(move || i).await.unwrap();
+                }
+                s
+            })
+            .await
+            .unwrap();
+        }),
+        "p2-unblock" => rt.block_on(async {
+            tokio::spawn(async move {
+                let mut s = 0;
+                for i in 0..n {
+                    s += blocking::unblock(move || i).await;
+                }
+                s
+            })
+            .await
+            .unwrap();
+        }),
+        "p4-spawn-blocking" => rt.block_on(async {
+            let hs: Vec<_> = (0..n)
+                .map(|i| {
+                    tokio::spawn(
+                        async move { tokio::task::spawn_blocking(move || i).await.unwrap() },
+                    )
+                })
+                .collect();
+            for h in hs {
+                h.await.unwrap();
+            }
+        }),
+        "p5" | "p5-chunk1" => rt.block_on(async {
+            let s = pool.imap(tiny, 0..n);
+            let s = if mode == "p5" { s } else { s.chunksize(1) };
+            let count = s
+                .try_fold(0_u64, |a, _| async move { Ok(a + 1) })
+                .await
+                .unwrap();
+            assert_eq!(count, n);
+        }),
+        "p5-map" => rt.block_on(async {
+            assert_eq!(pool.map_async(tiny, 0..n).await.unwrap().len() as u64, n);
+        }),
+        "idle" => rt.block_on(async {}),
+        _ => panic!("unknown mode {mode}"),
     }
     eprintln!(
         "{mode} {n}: {:?} ({:.2} us/op)",

@@ -6,6 +6,7 @@
 //! The same workload in Python: `python3 benches/python/imap_memory.py`.
 //!
 //! Run: `cargo run --release --example imap_memory -- [--items N] [--pause-secs S] [--chunksize C]`
+//! (without `--chunksize`, the default adaptive chunking)
 //! Prints one line: items, chunksize, peak RSS (VmHWM), time, throughput.
 
 use std::time::{Duration, Instant};
@@ -32,14 +33,22 @@ fn peak_rss_kib() -> u64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let items = arg("--items", 1_000_000);
     let pause = Duration::from_secs(arg("--pause-secs", 5));
-    let chunksize = arg("--chunksize", 1) as usize;
+    let chunksize = arg("--chunksize", 0) as usize; // 0: the adaptive default
     let pool = Pool::builder().build()?;
 
     let t = Instant::now();
-    let mut results = pool
-        .imap(|i: u64| vec![i as u8; 1024], 0..items)
-        .chunksize(chunksize)
-        .into_blocking_iter();
+    let stream = pool.imap(|i: u64| vec![i as u8; 1024], 0..items);
+    let stream = if chunksize == 0 {
+        stream
+    } else {
+        stream.chunksize(chunksize)
+    };
+    let shown = if chunksize == 0 {
+        "adaptive".to_owned()
+    } else {
+        chunksize.to_string()
+    };
+    let mut results = stream.into_blocking_iter();
     // Start the stream, then pause the consumer (as the Python script does).
     let mut checksum = u64::from(results.next().transpose()?.map_or(0, |v| v[0]));
     std::thread::sleep(pause);
@@ -49,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let busy = resumed.elapsed();
     println!(
-        "corepool imap: items={items} chunksize={chunksize} workers={} peak_rss={:.1} MiB total={:.2} s \
+        "corepool imap: items={items} chunksize={shown} workers={} peak_rss={:.1} MiB total={:.2} s \
          after_pause={:.2} s throughput={:.0} items/s checksum={checksum}",
         pool.workers(),
         peak_rss_kib() as f64 / 1024.0,
