@@ -20,8 +20,9 @@
 //! method takes a closure that gets `&mut S`, checked at compile time. The
 //! plain [`Pool`] stays free of a type parameter (most pools have no state),
 //! and a `StatefulPool` dereferences to its `Pool` for everything else:
-//! plain submissions, `close`, `join`, `terminate`. How the state is stored
-//! is in `state.rs`.
+//! `close`, `join`, `terminate`, and (through `pool()`, since the stateful
+//! methods take the same names) the plain submissions. How the state is
+//! stored is in `state.rs`.
 //!
 //! A stateful task has its worker's state lent to it while it runs; a
 //! stateful task that waits synchronously on *stateful* work of its own
@@ -47,8 +48,12 @@ use crate::state;
 /// (a hasher, a compiled regex set, a scratch buffer, a connection), and
 /// whose stateful tasks get `&mut S` of the worker they run on.
 ///
-/// It dereferences to its [`Pool`]: the plain methods, `close`, `join` and
-/// `terminate` are there. With
+/// It dereferences to its [`Pool`], so `close`, `join`, `terminate`,
+/// `workers` and the forms it does not redefine (`starmap`, the `try_`
+/// forms, `imap_stream`...) are there. `apply`, `apply_async`, `map`,
+/// `map_with`, `map_async`, `map_async_with`, `imap` and `imap_unordered`
+/// are redefined to take the state; their plain forms are on
+/// [`pool()`](StatefulPool::pool). With
 /// [`max_tasks_per_worker`](crate::PoolBuilder::max_tasks_per_worker), a
 /// recycled worker makes a fresh `S`.
 ///
