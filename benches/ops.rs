@@ -13,7 +13,8 @@
 //! `p2-spawn-blocking`, `p2-unblock` (smol's `blocking::unblock`),
 //! `p4-spawn-blocking`, `p5-map` (the same items through `map_async`),
 //! `p5-chunk1` (`imap` with `chunksize(1)`), and `idle` (the harness alone:
-//! subtract it).
+//! subtract it). `is-cancelled` makes `n` calls of `corepool::is_cancelled`
+//! inside one task (its cost per check).
 //!
 //! Divide callgrind's "Collected" total, less `idle`'s, by the operation
 //! count (P1: 3 × n items). The totals include the runtime's and the
@@ -123,6 +124,19 @@ fn main() {
         "p5-map" => rt.block_on(async {
             assert_eq!(pool.map_async(tiny, 0..n).await.unwrap().len() as u64, n);
         }),
+        "is-cancelled" => {
+            // n checks inside one task: the cost of `corepool::is_cancelled`.
+            let stopped = pool
+                .apply(move || {
+                    let mut seen = 0_u64;
+                    for _ in 0..n {
+                        seen += u64::from(std::hint::black_box(corepool::is_cancelled()));
+                    }
+                    seen
+                })
+                .unwrap();
+            assert_eq!(stopped, 0);
+        }
         "idle" => rt.block_on(async {}),
         _ => panic!("unknown mode {mode}"),
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::blocking;
 use crate::callbacks::Callbacks;
 use crate::callbacks::Deliver;
+use crate::cancel;
 use crate::error::{Cancellation, Outcome, TaskError, TryError, UserError, WaitError};
 use crate::job::{Inline, Job, Labels, Task};
 use crate::pool::Pool;
@@ -51,10 +52,16 @@ where
             finisher.finish(Err(TaskError::cancelled(id, Cancellation::Abandoned)));
             return true;
         }
-        let outcome = match unwind::catch(f) {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(TaskError::user(id, error)),
-            Err(payload) => Err(TaskError::panicked(id, payload)),
+        let (outcome, stopped) = cancel::watch(finisher.wanted(), || unwind::catch(f));
+        let outcome = match (outcome, stopped) {
+            // It saw `is_cancelled()`: cancelled, whatever it returned.
+            (outcome, Some(why)) => {
+                drop(outcome);
+                Err(TaskError::cancelled(id, why))
+            }
+            (Ok(Ok(value)), None) => Ok(value),
+            (Ok(Err(error)), None) => Err(TaskError::user(id, error)),
+            (Err(payload), None) => Err(TaskError::panicked(id, payload)),
         };
         finisher.finish(outcome);
         true

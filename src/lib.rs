@@ -132,6 +132,7 @@ mod args;
 mod blocking;
 mod builder;
 mod callbacks;
+mod cancel;
 mod error;
 mod imap;
 mod job;
@@ -152,6 +153,7 @@ mod worker;
 pub use args::TupleFn;
 pub use builder::{MAX_WORKERS, PoolBuilder};
 pub use callbacks::Callbacks;
+pub use cancel::is_cancelled;
 pub use error::{
     BuildError, Cancellation, JoinError, PanicPayload, TaskError, TaskErrorKind, TimeoutError,
     TryError, WaitError, WouldDeadlock,

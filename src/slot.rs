@@ -203,6 +203,12 @@ impl<T> Drop for Completer<T> {
     }
 }
 
+impl<T: Send> crate::cancel::Wanted for Slot<T> {
+    fn is_abandoned(&self) -> bool {
+        Slot::is_abandoned(self)
+    }
+}
+
 // ===== impl Finisher =====
 
 /// Delivers an outcome: the callbacks first (Python's order), then the slot.
@@ -229,6 +235,17 @@ impl<T> Finisher<T> {
     /// The submission's id.
     pub(crate) fn id(&self) -> u64 {
         self.completer.id()
+    }
+
+    /// What a running task checks to learn its result is no longer wanted.
+    pub(crate) fn wanted(&self) -> Arc<dyn crate::cancel::Wanted>
+    where
+        T: Send + 'static,
+    {
+        self.completer
+            .slot
+            .clone()
+            .expect("completer used after completion")
     }
 
     pub(crate) fn finish(self, outcome: Result<T, TaskError>) {

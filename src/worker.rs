@@ -286,6 +286,11 @@ fn next_job(registry: &Registry) -> Option<Job> {
     registry.pop_blocking()
 }
 
+/// Whether this thread is a worker of a pool that was terminated.
+pub(crate) fn current_pool_terminated() -> bool {
+    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|(r, _)| r.is_terminated()))
+}
+
 /// Whether this thread is one of `pool`'s workers.
 pub(crate) fn is_worker_of(pool: u64) -> bool {
     CURRENT.with(|c| c.borrow().as_ref().is_some_and(|(r, _)| r.id == pool))

@@ -92,6 +92,14 @@ impl<T> Assembler<T> {
         self.slot.is_abandoned()
     }
 
+    /// What a running chunk checks to learn the map is no longer wanted.
+    pub(crate) fn wanted(&self) -> Arc<dyn crate::cancel::Wanted>
+    where
+        T: Send + 'static,
+    {
+        self.slot.clone()
+    }
+
     /// Whether the first failure resolves the map at once.
     pub(crate) fn fails_fast(&self) -> bool {
         self.fail_fast

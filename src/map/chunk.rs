@@ -7,6 +7,7 @@ use std::vec;
 
 use super::assemble::Assembler;
 use crate::apply::box_user;
+use crate::cancel;
 use crate::error::{Cancellation, TaskError, UserError};
 use crate::job::{Labels, Task};
 use crate::sync::{self, Mutex};
@@ -180,7 +181,16 @@ where
             return true; // the map was dropped or already failed
         }
         let fail_fast = map.fails_fast();
-        match self.compute(items, fail_fast) {
+        let (computed, stopped) = cancel::watch(map.wanted(), || self.compute(items, fail_fast));
+        if let Some(why) = stopped {
+            // An item saw `is_cancelled()` and may have cut its work short:
+            // the chunk's values cannot be trusted, and the map is not
+            // wanted (or the pool is terminated) anyway.
+            drop(computed);
+            map.fail(TaskError::cancelled(self.labels.id, why));
+            return true;
+        }
+        match computed {
             (values, Some(error)) if fail_fast => {
                 drop(values);
                 map.fail(error);
