@@ -8,7 +8,7 @@ use crate::callbacks::Callbacks;
 use crate::callbacks::Deliver;
 use crate::cancel;
 use crate::error::{Cancellation, Outcome, TaskError, TryError, UserError, WaitError};
-use crate::job::{Inline, Job, Labels, Task};
+use crate::job::{Inline, Job, JobSpan, Labels, Task};
 use crate::pool::Pool;
 use crate::result::AsyncResult;
 use crate::slot::Finisher;
@@ -19,6 +19,7 @@ use crate::unwind;
 /// [`AsyncResult`] (which may claim it to run it inline, see `blocking.rs`).
 struct ApplyTask<F, T> {
     labels: Labels,
+    span: JobSpan,
     /// Taken by whoever claims the job.
     work: Mutex<Option<(F, Finisher<T>)>>,
 }
@@ -43,14 +44,18 @@ where
         let Some((f, finisher)) = self.claim() else {
             return false;
         };
-        let span = self.labels.span(worker, inline);
-        let _entered = span.enter();
+        self.span
+            .run(worker, inline, || self.run_in_span(f, finisher));
+        true
+    }
+
+    fn run_in_span(&self, f: F, finisher: Finisher<T>) {
         let id = finisher.id();
         if finisher.slot().is_abandoned() {
             // Nobody wants the value: drop the closure unrun.
             drop(f);
             finisher.finish(Err(TaskError::cancelled(id, Cancellation::Abandoned)));
-            return true;
+            return;
         }
         let (outcome, stopped) = cancel::watch(finisher.wanted(), || unwind::catch(f));
         let outcome = match (outcome, stopped) {
@@ -64,7 +69,6 @@ where
             (Err(payload), None) => Err(TaskError::panicked(id, payload)),
         };
         finisher.finish(outcome);
-        true
     }
 }
 
@@ -408,6 +412,7 @@ impl Pool {
         let (slot, finisher) = Finisher::pair(labels.id, callbacks);
         let task = Arc::new(ApplyTask {
             labels,
+            span: labels.span(),
             work: Mutex::new(Some((f, finisher))),
         });
         let result = AsyncResult::new(slot, self.id(), detached, Some(task.clone()));

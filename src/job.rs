@@ -8,6 +8,7 @@
 //! the job empty and does nothing.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::error::Cancellation;
 
@@ -53,6 +54,32 @@ pub(crate) struct Labels {
     pub(crate) stateful: bool,
 }
 
+/// A job's `corepool.job` span, and when the job was submitted.
+#[derive(Debug)]
+pub(crate) struct JobSpan {
+    span: tracing::Span,
+    submitted: Option<Instant>,
+}
+
+impl JobSpan {
+    /// Runs `f` in the span, recording where the job runs, how long it
+    /// waited in the queue (`queued_us`) and how long it ran (`run_us`).
+    pub(crate) fn run<R>(&self, worker: usize, inline: bool, f: impl FnOnce() -> R) -> R {
+        let Some(submitted) = self.submitted else {
+            return f();
+        };
+        let started = Instant::now();
+        let span = &self.span;
+        span.record("worker", worker);
+        span.record("generation", crate::worker::generation());
+        span.record("inline", inline);
+        span.record("queued_us", (started - submitted).as_micros() as u64);
+        let value = span.in_scope(f);
+        span.record("run_us", started.elapsed().as_micros() as u64);
+        value
+    }
+}
+
 impl Labels {
     /// Whether a worker waiting for this job may run it on its own stack
     /// now: not a stateful job while the worker's state is lent to the job
@@ -61,17 +88,23 @@ impl Labels {
         !(self.stateful && crate::state::is_lent())
     }
 
-    /// The span a job runs in. `inline` tells a job run by a worker that was
-    /// waiting for it from one popped off the queue.
-    pub(crate) fn span(&self, worker: usize, inline: bool) -> tracing::Span {
-        tracing::debug_span!(
+    /// The job's span, made now, at submission: a child of the span
+    /// current here, so a request's trace contains the CPU work done for
+    /// it (tokio makes a blocking task's span at the call site too).
+    pub(crate) fn span(&self) -> JobSpan {
+        let span = tracing::debug_span!(
             "corepool.job",
             id = self.id,
             kind = self.kind,
             chunk = self.chunk,
-            worker,
-            generation = crate::worker::generation(),
-            inline
-        )
+            worker = tracing::field::Empty,
+            generation = tracing::field::Empty,
+            inline = tracing::field::Empty,
+            queued_us = tracing::field::Empty,
+            run_us = tracing::field::Empty,
+        );
+        // Timing only when someone listens: no clock read otherwise.
+        let submitted = (!span.is_disabled()).then(Instant::now);
+        JobSpan { span, submitted }
     }
 }

@@ -114,9 +114,20 @@
 //!
 //! # Tracing
 //!
-//! Each job runs in a `corepool.job` span (`id`, `kind`, `chunk`, `worker`,
-//! and `inline` when a waiting worker ran it); workers emit events when they
-//! start and stop. corepool prints nothing.
+//! Each job runs in a `corepool.job` span, made when the job is submitted
+//! and so a child of the span current there (a request's trace contains the
+//! CPU work done for it). It carries `id`, `kind`, `chunk`, and once it runs
+//! `worker`, `generation` (which thread of that worker index, see
+//! `max_tasks_per_worker`), `inline` (a waiting worker ran it),
+//! `queued_us` and `run_us`. Workers emit events when they start and stop.
+//! corepool prints nothing.
+//!
+//! # Stopping running work
+//!
+//! Threads cannot be killed; a long task can instead call
+//! [`is_cancelled`] between steps and return early when nobody wants its
+//! result any more (its handle dropped, its map failed, its `imap` stream
+//! dropped, the pool terminated). It then resolves as cancelled.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(corepool_loom, allow(dead_code, unused_imports))]

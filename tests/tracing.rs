@@ -12,12 +12,17 @@ use tracing::span::Attributes;
 use tracing::{Event, Id, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-/// A span's name and its fields, as `(name, debug value)` pairs.
+/// A span's name and its fields, as `(name, debug value)` pairs: those
+/// given when it was made, then those recorded later.
 type SpanRecord = (String, Vec<(String, String)>);
+
+/// A span's id, its record, and its parent's name.
+type SpanEntry = (u64, SpanRecord, Option<String>);
 
 #[derive(Clone, Default)]
 struct Recorded {
-    spans: Arc<Mutex<Vec<SpanRecord>>>,
+    /// By span id (ids are not reused while these spans are alive here).
+    spans: Arc<Mutex<Vec<SpanEntry>>>,
     events: Arc<Mutex<Vec<String>>>,
 }
 
@@ -30,14 +35,33 @@ impl Visit for Fields {
     }
 }
 
-impl<S: Subscriber> Layer<S> for Recorded {
-    fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+impl<S> Layer<S> for Recorded
+where
+    S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let mut fields = Fields::default();
         attrs.record(&mut fields);
-        self.spans
-            .lock()
-            .unwrap()
-            .push((attrs.metadata().name().to_owned(), fields.0));
+        let parent = ctx
+            .span(id)
+            .and_then(|span| span.parent())
+            .map(|parent| parent.name().to_owned());
+        self.spans.lock().unwrap().push((
+            id.into_u64(),
+            (attrs.metadata().name().to_owned(), fields.0),
+            parent,
+        ));
+    }
+
+    fn on_record(&self, id: &Id, values: &tracing::span::Record<'_>, _: Context<'_, S>) {
+        let mut fields = Fields::default();
+        values.record(&mut fields);
+        let mut spans = self.spans.lock().unwrap();
+        if let Some((_, (_, known), _)) =
+            spans.iter_mut().rev().find(|(i, _, _)| *i == id.into_u64())
+        {
+            known.extend(fields.0);
+        }
     }
 
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
@@ -57,17 +81,31 @@ fn jobs_run_in_labelled_spans_and_workers_report_start_and_stop() {
 
     common::within(move || {
         let pool = corepool::Pool::new(2).unwrap();
-        pool.apply(|| ()).unwrap();
-        pool.map_with(|x: u8| x, 0..4, corepool::MapOptions::new().chunksize(2))
-            .unwrap();
+        // Submitted inside a request's span: the jobs' spans are its children.
+        let request = tracing::info_span!("request");
+        request.in_scope(|| {
+            pool.apply(|| ()).unwrap();
+            pool.map_with(|x: u8| x, 0..4, corepool::MapOptions::new().chunksize(2))
+                .unwrap();
+        });
         pool.close();
         pool.join().unwrap();
 
-        let spans = recorded.spans.lock().unwrap().clone();
+        let all = recorded.spans.lock().unwrap().clone();
+        let spans: Vec<SpanRecord> = all.iter().map(|(_, span, _)| span.clone()).collect();
         let jobs: Vec<_> = spans
             .iter()
             .filter(|(name, _)| name == "corepool.job")
             .collect();
+        let parents: Vec<_> = all
+            .iter()
+            .filter(|(_, (name, _), _)| name == "corepool.job")
+            .map(|(_, _, parent)| parent.clone())
+            .collect();
+        assert!(
+            parents.iter().all(|p| p.as_deref() == Some("request")),
+            "every job span is a child of the submitting request's span: {parents:?}"
+        );
         assert_eq!(
             jobs.len(),
             3,
@@ -92,7 +130,15 @@ fn jobs_run_in_labelled_spans_and_workers_report_start_and_stop() {
             "{kinds:?}"
         );
         for (_, fields) in &jobs {
-            for name in ["id", "chunk", "worker", "generation", "inline"] {
+            for name in [
+                "id",
+                "chunk",
+                "worker",
+                "generation",
+                "inline",
+                "queued_us",
+                "run_us",
+            ] {
                 assert!(
                     !field(fields, name).is_empty(),
                     "span lacks `{name}`: {fields:?}"

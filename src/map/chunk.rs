@@ -9,7 +9,7 @@ use super::assemble::Assembler;
 use crate::apply::box_user;
 use crate::cancel;
 use crate::error::{Cancellation, TaskError, UserError};
-use crate::job::{Labels, Task};
+use crate::job::{JobSpan, Labels, Task};
 use crate::sync::{self, Mutex};
 use crate::unwind;
 
@@ -103,6 +103,7 @@ where
 pub(crate) struct ChunkTask<I, C: ItemFn<I>> {
     pub(crate) map: Arc<Assembler<C::Out>>,
     pub(crate) labels: Labels,
+    pub(crate) span: JobSpan,
     /// Input index of the chunk's first item, for error reports.
     pub(crate) offset: usize,
     pub(crate) call: Arc<C>,
@@ -173,12 +174,32 @@ where
         let Some(items) = self.claim() else {
             return false;
         };
-        let span = self.labels.span(worker, inline);
-        let _entered = span.enter();
+        self.span.run(worker, inline, || self.run_in_span(items));
+        true
+    }
+
+    fn may_run_inline(&self) -> bool {
+        self.labels.may_run_inline()
+    }
+
+    fn reject(&self, why: Cancellation) {
+        if let Some(items) = self.claim() {
+            drop(items);
+            self.map.fail(TaskError::cancelled(self.labels.id, why));
+        }
+    }
+}
+
+impl<I, C> ChunkTask<I, C>
+where
+    I: Send + 'static,
+    C: ItemFn<I>,
+{
+    fn run_in_span(&self, items: Vec<I>) {
         let map = &*self.map;
         if map.is_abandoned() {
             drop(items);
-            return true; // the map was dropped or already failed
+            return; // the map was dropped or already failed
         }
         let fail_fast = map.fails_fast();
         let (computed, stopped) = cancel::watch(map.wanted(), || self.compute(items, fail_fast));
@@ -188,7 +209,7 @@ where
             // wanted (or the pool is terminated) anyway.
             drop(computed);
             map.fail(TaskError::cancelled(self.labels.id, why));
-            return true;
+            return;
         }
         match computed {
             (values, Some(error)) if fail_fast => {
@@ -205,18 +226,6 @@ where
                     map.chunk_done(self.labels.chunk, values);
                 }
             }
-        }
-        true
-    }
-
-    fn may_run_inline(&self) -> bool {
-        self.labels.may_run_inline()
-    }
-
-    fn reject(&self, why: Cancellation) {
-        if let Some(items) = self.claim() {
-            drop(items);
-            self.map.fail(TaskError::cancelled(self.labels.id, why));
         }
     }
 }

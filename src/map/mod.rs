@@ -540,14 +540,16 @@ impl Pool {
                 }
             };
             let count = batch.len();
+            let labels = Labels {
+                id,
+                kind: "map",
+                chunk: chunks,
+                stateful,
+            };
             let task = Arc::new(ChunkTask {
                 map: map.clone(),
-                labels: Labels {
-                    id,
-                    kind: "map",
-                    chunk: chunks,
-                    stateful,
-                },
+                labels,
+                span: labels.span(),
                 offset,
                 call: call.clone(),
                 items: Mutex::new(Some(batch)),
