@@ -39,6 +39,7 @@ pub struct PoolBuilder {
     stack_size: Option<usize>,
     initializer: Option<Initializer>,
     max_tasks_per_worker: Option<usize>,
+    queue_capacity: Option<usize>,
     #[cfg(test)]
     fail_spawn_at: Option<usize>,
 }
@@ -131,6 +132,44 @@ impl PoolBuilder {
     /// ```
     pub fn initializer(mut self, init: impl Fn() + Send + Sync + 'static) -> Self {
         self.initializer = Some(Arc::new(init));
+        self
+    }
+
+    /// Bounds the queue: at most `capacity` jobs (an `apply`, a map or
+    /// `imap` chunk) wait for a worker. Defaults to unbounded, as Python's
+    /// Pool: a bound is a service's load-shedding policy, and an implicit one
+    /// would make ordinary programs fail. 0 makes [`build`](Self::build)
+    /// fail.
+    ///
+    /// When the queue is full, [`Pool::apply_async`] (and a map whose chunks
+    /// do not all fit) resolves at once to a cancelled error
+    /// ([`Cancellation::QueueFull`](crate::Cancellation::QueueFull)), shed
+    /// before any work starts; [`Pool::offer`] refuses at once and hands the
+    /// closure back; [`Pool::submit`] waits for room; an `imap` stream waits
+    /// for room before it pulls more input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use corepool::SubmitError;
+    ///
+    /// let pool = corepool::Pool::builder().workers(1).queue_capacity(1).build()?;
+    /// let (release, hold) = mpsc::channel::<()>();
+    /// let (started, has_started) = mpsc::channel();
+    /// let busy = pool.apply_async(move || { started.send(()).unwrap(); hold.recv().unwrap() });
+    /// has_started.recv()?; // the worker is busy
+    /// let queued = pool.offer(|| 1).expect("room for one");
+    /// match pool.offer(|| 2) {
+    ///     Err(SubmitError::Full(f)) => assert_eq!(f(), 2), // the closure, handed back
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// release.send(())?;
+    /// # drop((busy, queued));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = Some(capacity);
         self
     }
 
@@ -233,6 +272,9 @@ impl PoolBuilder {
         if self.max_tasks_per_worker == Some(0) {
             return Err(BuildError::zero_max_tasks());
         }
+        if self.queue_capacity == Some(0) {
+            return Err(BuildError::zero_capacity());
+        }
         let spawner = Arc::new(Spawner {
             thread_name: self.thread_name,
             stack_size: self.stack_size,
@@ -240,7 +282,7 @@ impl PoolBuilder {
             state,
             max_tasks: self.max_tasks_per_worker,
         });
-        let (registry, shutdown) = Registry::new(workers);
+        let (registry, shutdown) = Registry::new(workers, self.queue_capacity);
         // Until disarmed, tears the half-built pool down (rayon's Terminator).
         // It borrows the registry, so disarming it leaks nothing.
         let mut guard = TearDown {
@@ -341,6 +383,7 @@ impl fmt::Debug for PoolBuilder {
             stack_size,
             initializer,
             max_tasks_per_worker,
+            queue_capacity,
             #[cfg(test)]
                 fail_spawn_at: _,
         } = self;
@@ -351,6 +394,7 @@ impl fmt::Debug for PoolBuilder {
             .field("stack_size", stack_size)
             .field("initializer", &closure(initializer.is_some()))
             .field("max_tasks_per_worker", max_tasks_per_worker)
+            .field("queue_capacity", queue_capacity)
             .finish()
     }
 }

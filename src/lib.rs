@@ -166,8 +166,8 @@ pub use builder::{MAX_WORKERS, PoolBuilder};
 pub use callbacks::Callbacks;
 pub use cancel::is_cancelled;
 pub use error::{
-    BuildError, Cancellation, JoinError, PanicPayload, TaskError, TaskErrorKind, TimeoutError,
-    TryError, WaitError, WouldDeadlock,
+    BuildError, Cancellation, JoinError, PanicPayload, SubmitError, TaskError, TaskErrorKind,
+    TimeoutError, TryError, WaitError, WouldDeadlock,
 };
 pub use imap::{BlockingIter, Imap, ImapUnordered};
 pub use map::MapOptions;

@@ -32,7 +32,7 @@ use async_channel::{Receiver, Sender};
 
 use crate::error::Cancellation;
 use crate::job::Job;
-use crate::queue::{Empty, Queue};
+use crate::queue::{Empty, Queue, Refused};
 use crate::sync::{self, AtomicBool, Mutex, Ordering};
 use crate::unwind;
 
@@ -56,12 +56,12 @@ pub(crate) struct Registry {
 impl Registry {
     /// A registry with no threads yet, and the shutdown sender every worker
     /// must hold a clone of.
-    pub(crate) fn new(workers: usize) -> (Arc<Self>, Sender<()>) {
+    pub(crate) fn new(workers: usize, capacity: Option<usize>) -> (Arc<Self>, Sender<()>) {
         let (shutdown_tx, shutdown) = async_channel::bounded(1);
         let registry = Registry {
             id: NEXT_POOL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             workers,
-            queue: Queue::new(),
+            queue: Queue::new(capacity),
             terminated: AtomicBool::new(false),
             next_job: StdAtomicU64::new(0),
             shutdown,
@@ -97,17 +97,28 @@ impl Registry {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Queues a job. If the pool no longer accepts work, the job is rejected
-    /// with a `Closed` error instead, on this thread.
+    /// Queues a job. If the pool no longer accepts work, or its queue is
+    /// full, the job is rejected (cancelled) instead, on this thread.
     pub(crate) fn submit(&self, job: Job) {
-        if let Err(job) = self.queue.push(job) {
-            job.reject(Cancellation::PoolClosed);
+        if let Err((job, why)) = self.queue.push(job) {
+            job.reject(match why {
+                Refused::Full => Cancellation::QueueFull,
+                Refused::Closed => Cancellation::PoolClosed,
+            });
         }
     }
 
-    /// Queues a job, or hands it back if the pool no longer accepts work.
-    pub(crate) fn try_submit(&self, job: Job) -> Result<(), Job> {
+    /// Queues a job, or hands it back with why it was refused.
+    pub(crate) fn try_submit(&self, job: Job) -> Result<(), (Job, Refused)> {
         self.queue.push(job)
+    }
+
+    /// Queues a job once there is room (see `Queue::push_when_room`).
+    pub(crate) fn submit_when_room(
+        &self,
+        job: Job,
+    ) -> impl std::future::Future<Output = Result<(), Job>> + Send + 'static {
+        self.queue.push_when_room(job)
     }
 
     /// The next job, without waiting.

@@ -24,6 +24,7 @@ pub struct BuildError {
 enum BuildErrorKind {
     ZeroWorkers,
     ZeroMaxTasks,
+    ZeroCapacity,
     TooManyWorkers(usize),
     ThreadName(usize),
     ThreadNamePanicked {
@@ -45,6 +46,12 @@ impl BuildError {
     pub(crate) fn zero_workers() -> Self {
         BuildError {
             kind: BuildErrorKind::ZeroWorkers,
+        }
+    }
+
+    pub(crate) fn zero_capacity() -> Self {
+        BuildError {
+            kind: BuildErrorKind::ZeroCapacity,
         }
     }
 
@@ -119,6 +126,8 @@ impl fmt::Display for BuildError {
                 f.write_str("a pool needs at least one worker (workers = 0)")
             }
             BuildErrorKind::ZeroMaxTasks => f.write_str("max_tasks_per_worker must be at least 1"),
+
+            BuildErrorKind::ZeroCapacity => f.write_str("queue_capacity must be at least 1"),
             BuildErrorKind::TooManyWorkers(n) => write!(
                 f,
                 "{n} workers is more than a pool may have (at most {})",

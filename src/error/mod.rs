@@ -8,6 +8,7 @@
 //! | a sync call that waits for a task (`apply`, `map`, `get`, the blocking iterator) | [`WaitError`]: the task's error, or [`WouldDeadlock`] |
 //! | a sync call with a timeout (`get_timeout`, `next_timeout`) | [`TimeoutError`]: timed out (nothing lost), the task's error, or `WouldDeadlock` |
 //! | `wait`, `wait_timeout` | [`WouldDeadlock`] |
+//! | `offer`, `submit` (bounded queues) | [`SubmitError<F>`]: full or closed, the closure handed back |
 //! | `join`, `join_async` | [`JoinError`] |
 //! | `PoolBuilder::build` | [`BuildError`] |
 //!
@@ -28,7 +29,7 @@ pub(crate) use task::UserError;
 pub use task::{Cancellation, PanicPayload, TaskError, TaskErrorKind};
 pub(crate) use try_error::Outcome;
 pub use try_error::TryError;
-pub use wait::{JoinError, TimeoutError, WaitError, WouldDeadlock};
+pub use wait::{JoinError, SubmitError, TimeoutError, WaitError, WouldDeadlock};
 
 /// A panic payload, as [`std::panic::catch_unwind`] returns it.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;

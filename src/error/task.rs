@@ -142,6 +142,10 @@ pub enum Cancellation {
     /// Nobody wanted the result any more: its handle or stream was dropped,
     /// or the map it belonged to had already failed.
     Abandoned,
+    /// The pool's queue was full (a pool built with
+    /// [`queue_capacity`](crate::PoolBuilder::queue_capacity)): the work was
+    /// shed, never queued.
+    QueueFull,
 }
 
 impl TaskError {
@@ -513,6 +517,9 @@ impl fmt::Display for TaskError {
             }
             Repr::Cancelled(Cancellation::Abandoned) => {
                 f.write_str(": nobody wanted its result any more")
+            }
+            Repr::Cancelled(Cancellation::QueueFull) => {
+                f.write_str(": the pool's queue was full when it was submitted")
             }
             Repr::User(error) => write!(f, ": {error:?}"),
         }

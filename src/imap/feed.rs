@@ -13,8 +13,9 @@ use futures::Stream;
 
 use crate::apply::UserResult;
 use crate::error::{Cancellation, TaskError};
-use crate::job::Labels;
+use crate::job::{Job, Labels};
 use crate::pool::Pool;
+use crate::queue::Refused;
 use crate::result::AsyncResult;
 use crate::unwind;
 
@@ -49,7 +50,7 @@ pub(crate) trait Feed<T>: Send {
     fn pool_id(&self) -> u64;
 }
 
-pub(crate) struct Feeder<S: Stream, F> {
+pub(crate) struct Feeder<S: Stream, F, T> {
     /// `None` once the input has ended or panicked: it is dropped then.
     input: Option<Pin<Box<S>>>,
     f: Arc<F>,
@@ -62,11 +63,16 @@ pub(crate) struct Feeder<S: Stream, F> {
     next_index: usize,
     batch: Vec<Item<S>>,
     failure: Option<TaskError>,
+    /// A chunk waiting for room in a bounded queue, and its future.
+    waiting: Option<(PushWhenRoom, ChunkFuture<T>)>,
 }
+
+/// Pushing a job once the queue has room.
+type PushWhenRoom = Pin<Box<dyn Future<Output = Result<(), Job>> + Send>>;
 
 type Item<S> = <S as Stream>::Item;
 
-impl<S: Stream, F> Feeder<S, F> {
+impl<S: Stream, F, T> Feeder<S, F, T> {
     pub(crate) fn new(pool: Pool, f: F, input: S, stateful: bool) -> Self {
         Feeder {
             input: Some(Box::pin(input)),
@@ -78,18 +84,26 @@ impl<S: Stream, F> Feeder<S, F> {
             next_index: 0,
             batch: Vec::new(),
             failure: None,
+            waiting: None,
         }
     }
 }
 
-impl<S, F, T> Feeder<S, F>
+impl<S, F, T> Feeder<S, F, T>
 where
     S: Stream + Send + 'static,
     S::Item: Send + 'static,
     F: Fn(S::Item) -> UserResult<T> + Send + Sync + 'static,
     T: Send + 'static,
 {
-    fn submit(&mut self, chunksize: usize, budget: Option<Duration>) -> ChunkFuture<T> {
+    /// Submits the pulled batch as one job; in a bounded pool whose queue is
+    /// full, waits for room (the stream pulls no more input meanwhile).
+    fn submit(
+        &mut self,
+        cx: &mut Context<'_>,
+        chunksize: usize,
+        budget: Option<Duration>,
+    ) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>> {
         let items = std::mem::replace(&mut self.batch, Vec::with_capacity(chunksize.min(RESERVE)));
         let offset = self.next_index;
         let len = items.len();
@@ -101,25 +115,55 @@ where
             stateful: self.stateful,
         };
         self.next_chunk += 1;
-        let result = submit_chunk(&self.pool, &self.f, labels, items, offset, budget);
-        ChunkFuture::new(result, offset, len)
+        let (job, result) = prepare_chunk(&self.pool, &self.f, labels, items, offset, budget);
+        let chunk = ChunkFuture::new(result, offset, len);
+        match self.pool.registry().try_submit(job) {
+            Ok(()) => Poll::Ready(Some(Ok(chunk))),
+            Err((job, Refused::Full)) => {
+                let push = Box::pin(self.pool.registry().submit_when_room(job));
+                self.waiting = Some((push, chunk));
+                self.poll_waiting(cx)
+            }
+            Err((job, Refused::Closed)) => {
+                // Its items resolve as cancelled, one by one.
+                job.reject(Cancellation::PoolClosed);
+                Poll::Ready(Some(Ok(chunk)))
+            }
+        }
+    }
+
+    /// Polls a chunk waiting for room in the queue.
+    fn poll_waiting(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>> {
+        let Some((push, _)) = self.waiting.as_mut() else {
+            unreachable!("only called with a waiting chunk");
+        };
+        let pushed = ready!(push.as_mut().poll(cx));
+        let (_, chunk) = self.waiting.take().expect("checked above");
+        if let Err(job) = pushed {
+            job.reject(Cancellation::PoolClosed); // closed while it waited
+        }
+        Poll::Ready(Some(Ok(chunk)))
     }
 
     /// Submits what has been pulled, if anything.
     fn flush(
         &mut self,
+        cx: &mut Context<'_>,
         chunksize: usize,
         budget: Option<Duration>,
     ) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>> {
         if self.batch.is_empty() {
             Poll::Ready(self.failure.take().map(Err))
         } else {
-            Poll::Ready(Some(Ok(self.submit(chunksize, budget))))
+            self.submit(cx, chunksize, budget)
         }
     }
 }
 
-impl<S, F, T> Feed<T> for Feeder<S, F>
+impl<S, F, T> Feed<T> for Feeder<S, F, T>
 where
     S: Stream + Send + 'static,
     S::Item: Send + 'static,
@@ -132,20 +176,23 @@ where
         chunksize: usize,
         budget: Option<Duration>,
     ) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>> {
+        if self.waiting.is_some() {
+            return self.poll_waiting(cx);
+        }
         if self.input.is_some() && self.pool.is_closed() {
             // Stop pulling: every further chunk would fail the same way.
             self.input = None;
             self.failure = Some(TaskError::cancelled(self.id, Cancellation::PoolClosed));
         }
         let Some(input) = self.input.as_mut() else {
-            return self.flush(chunksize, budget);
+            return self.flush(cx, chunksize, budget);
         };
         while self.batch.len() < chunksize {
             match unwind::catch(|| input.as_mut().poll_next(cx)) {
                 Ok(Poll::Ready(Some(item))) => self.batch.push(item),
                 Ok(Poll::Ready(None)) => {
                     self.input = None;
-                    return self.flush(chunksize, budget);
+                    return self.flush(cx, chunksize, budget);
                 }
                 Ok(Poll::Pending) if self.batch.is_empty() => return Poll::Pending,
                 Ok(Poll::Pending) => break,
@@ -153,11 +200,11 @@ where
                     self.input = None;
                     let error = TaskError::input_panicked(self.id, payload);
                     self.failure = Some(error.with_index(self.next_index + self.batch.len()));
-                    return self.flush(chunksize, budget);
+                    return self.flush(cx, chunksize, budget);
                 }
             }
         }
-        Poll::Ready(Some(Ok(self.submit(chunksize, budget))))
+        self.submit(cx, chunksize, budget)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -189,22 +236,22 @@ pub(crate) struct ChunkOutput<T> {
 /// A job running the tail of a chunk: its result, first index and count.
 type Continuation<T> = (AsyncResult<ChunkOutput<T>>, usize, usize);
 
-/// Submits `items` (input indices from `offset`) as one job.
-fn submit_chunk<I, T, F>(
+/// `items` (input indices from `offset`) as one job, not yet submitted.
+fn prepare_chunk<I, T, F>(
     pool: &Pool,
     f: &Arc<F>,
     labels: Labels,
     items: Vec<I>,
     offset: usize,
     budget: Option<Duration>,
-) -> AsyncResult<ChunkOutput<T>>
+) -> (Job, AsyncResult<ChunkOutput<T>>)
 where
     I: Send + 'static,
     T: Send + 'static,
     F: Fn(I) -> UserResult<T> + Send + Sync + 'static,
 {
     let (job_pool, job_f) = (pool.clone(), f.clone());
-    pool.submit_labeled(
+    pool.prepare_labeled(
         labels,
         move || Ok(run_chunk(&job_pool, &job_f, labels, items, offset, budget)),
         None,
@@ -285,9 +332,10 @@ where
                 },
                 None,
             );
-            if let Err(job) = pool.registry().try_submit(job) {
-                // Closed just now: run it here and now (it sees the pool
-                // closed and finishes without handing on again).
+            if let Err((job, _)) = pool.registry().try_submit(job) {
+                // Closed just now, or the queue is full: the chunk was
+                // accepted, so its tail is not shed; run it here and now (if
+                // closed, it sees that and does not hand on again).
                 let worker = crate::worker::current_of(pool.id()).map_or(0, |(_, i)| i);
                 job.run(worker, true);
             }
