@@ -9,7 +9,8 @@ use crate::callbacks::Callbacks;
 use crate::callbacks::Deliver;
 use crate::cancel;
 use crate::error::{Cancellation, Outcome, SubmitError, TaskError, TryError, UserError, WaitError};
-use crate::job::{Inline, Job, JobSpan, Labels, Task};
+use crate::job::{Inline, Job, JobSpan, Labels, Meter, Task};
+use crate::metrics::Ran;
 use crate::pool::Pool;
 use crate::queue::Refused;
 use crate::result::AsyncResult;
@@ -47,15 +48,16 @@ where
             return false;
         };
         self.span
-            .run(worker, inline, || self.run_in_span(f, finisher));
+            .run(worker, inline, |meter| self.run_in_span(f, finisher, meter));
         true
     }
 
-    fn run_in_span(&self, f: F, finisher: Finisher<T>) {
+    fn run_in_span(&self, f: F, finisher: Finisher<T>, meter: Meter) {
         let id = finisher.id();
         if finisher.slot().is_abandoned() {
             // Nobody wants the value: drop the closure unrun.
             drop(f);
+            meter.finished(Ran::Cancelled);
             finisher.finish(Err(TaskError::cancelled(id, Cancellation::Abandoned)));
             return;
         }
@@ -70,6 +72,11 @@ where
             (Ok(Err(error)), None) => Err(TaskError::user(id, error)),
             (Err(payload), None) => Err(TaskError::panicked(id, payload)),
         };
+        meter.finished(match &outcome {
+            Ok(_) => Ran::Completed,
+            Err(e) if e.is_cancelled() => Ran::Cancelled,
+            Err(_) => Ran::Failed,
+        });
         finisher.finish(outcome);
     }
 }

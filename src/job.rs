@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::Cancellation;
+use crate::metrics::{self, Ran};
 
 /// What a job does. Each method acts only if the job has not been claimed
 /// yet, so a job runs or is rejected exactly once, whoever gets to it.
@@ -58,23 +59,44 @@ pub(crate) struct Labels {
 #[derive(Debug)]
 pub(crate) struct JobSpan {
     span: tracing::Span,
-    submitted: Option<Instant>,
+    submitted: Instant,
+}
+
+/// Handed to a running job to count how it ended (before it delivers its
+/// outcome, so a snapshot taken by the waiter already shows it).
+pub(crate) struct Meter {
+    guard: Option<metrics::JobGuard>,
+    started: Instant,
+}
+
+impl Meter {
+    pub(crate) fn finished(mut self, ran: Ran) {
+        if let Some(guard) = self.guard.take() {
+            guard.finished(ran, self.started.elapsed());
+        }
+    }
 }
 
 impl JobSpan {
     /// Runs `f` in the span, recording where the job runs, how long it
-    /// waited in the queue (`queued_us`) and how long it ran (`run_us`).
-    pub(crate) fn run<R>(&self, worker: usize, inline: bool, f: impl FnOnce() -> R) -> R {
-        let Some(submitted) = self.submitted else {
-            return f();
-        };
+    /// waited in the queue (`queued_us`) and how long it ran (`run_us`),
+    /// and counting it in the worker's metrics.
+    pub(crate) fn run<R>(&self, worker: usize, inline: bool, f: impl FnOnce(Meter) -> R) -> R {
         let started = Instant::now();
+        let queued = started - self.submitted;
+        let meter = Meter {
+            guard: metrics::job_started(queued),
+            started,
+        };
         let span = &self.span;
+        if span.is_disabled() {
+            return f(meter);
+        }
         span.record("worker", worker);
         span.record("generation", crate::worker::generation());
         span.record("inline", inline);
-        span.record("queued_us", (started - submitted).as_micros() as u64);
-        let value = span.in_scope(f);
+        span.record("queued_us", queued.as_micros() as u64);
+        let value = span.in_scope(|| f(meter));
         span.record("run_us", started.elapsed().as_micros() as u64);
         value
     }
@@ -103,8 +125,9 @@ impl Labels {
             queued_us = tracing::field::Empty,
             run_us = tracing::field::Empty,
         );
-        // Timing only when someone listens: no clock read otherwise.
-        let submitted = (!span.is_disabled()).then(Instant::now);
-        JobSpan { span, submitted }
+        JobSpan {
+            span,
+            submitted: Instant::now(),
+        }
     }
 }

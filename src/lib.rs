@@ -148,6 +148,7 @@ mod error;
 mod imap;
 mod job;
 mod map;
+mod metrics;
 mod pool;
 mod queue;
 mod registry;
@@ -171,6 +172,7 @@ pub use error::{
 };
 pub use imap::{BlockingIter, Imap, ImapUnordered};
 pub use map::MapOptions;
+pub use metrics::Metrics;
 pub use pool::Pool;
 pub use result::AsyncResult;
 pub use stateful::StatefulPool;

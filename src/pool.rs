@@ -138,6 +138,32 @@ impl Pool {
         self.handle.registry.queued()
     }
 
+    /// A snapshot of the pool's counters: workers, busy workers, queued
+    /// jobs, and monotonic counts of submitted, rejected, completed, failed
+    /// and cancelled jobs with their total queue wait and run time (see
+    /// [`Metrics`](crate::Metrics)). Cheap: relaxed loads of a few counters
+    /// per worker, no lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(2)?;
+    /// pool.map(|x: u32| x, 0..100)?;
+    /// let m = pool.metrics();
+    /// assert_eq!(m.submitted, m.completed); // every chunk ran
+    /// assert_eq!(m.queued, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn metrics(&self) -> crate::Metrics {
+        let registry = self.registry();
+        crate::Metrics::collect(
+            registry.workers,
+            registry.queued(),
+            &registry.stats,
+            &registry.worker_stats,
+        )
+    }
+
     /// Whether [`close`](Pool::close) or [`terminate`](Pool::terminate) was
     /// called.
     ///

@@ -32,6 +32,7 @@ use async_channel::{Receiver, Sender};
 
 use crate::error::Cancellation;
 use crate::job::Job;
+use crate::metrics::{SharedStats, WorkerStats};
 use crate::queue::{Empty, Queue, Refused};
 use crate::sync::{self, AtomicBool, Mutex, Ordering};
 use crate::unwind;
@@ -49,6 +50,9 @@ pub(crate) struct Registry {
     /// this receiver reports `Closed` once the last worker has exited.
     shutdown: Receiver<()>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Counters of the submitting threads, and of each worker index.
+    pub(crate) stats: SharedStats,
+    pub(crate) worker_stats: Vec<Arc<WorkerStats>>,
 }
 
 // ===== impl Registry =====
@@ -66,6 +70,8 @@ impl Registry {
             next_job: StdAtomicU64::new(0),
             shutdown,
             threads: Mutex::new(Vec::new()),
+            stats: SharedStats::default(),
+            worker_stats: (0..workers).map(|_| Arc::default()).collect(),
         };
         (Arc::new(registry), shutdown_tx)
     }
@@ -100,7 +106,7 @@ impl Registry {
     /// Queues a job. If the pool no longer accepts work, or its queue is
     /// full, the job is rejected (cancelled) instead, on this thread.
     pub(crate) fn submit(&self, job: Job) {
-        if let Err((job, why)) = self.queue.push(job) {
+        if let Err((job, why)) = self.try_submit(job) {
             job.reject(match why {
                 Refused::Full => Cancellation::QueueFull,
                 Refused::Closed => Cancellation::PoolClosed,
@@ -110,15 +116,31 @@ impl Registry {
 
     /// Queues a job, or hands it back with why it was refused.
     pub(crate) fn try_submit(&self, job: Job) -> Result<(), (Job, Refused)> {
-        self.queue.push(job)
+        let pushed = self.queue.push(job);
+        match pushed {
+            Ok(()) => &self.stats.submitted,
+            Err(_) => &self.stats.rejected,
+        }
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        pushed
     }
 
     /// Queues a job once there is room (see `Queue::push_when_room`).
     pub(crate) fn submit_when_room(
-        &self,
+        self: &Arc<Self>,
         job: Job,
     ) -> impl std::future::Future<Output = Result<(), Job>> + Send + 'static {
-        self.queue.push_when_room(job)
+        let pushed = self.queue.push_when_room(job);
+        let registry = self.clone();
+        async move {
+            let pushed = pushed.await;
+            match pushed {
+                Ok(()) => &registry.stats.submitted,
+                Err(_) => &registry.stats.rejected,
+            }
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            pushed
+        }
     }
 
     /// The next job, without waiting.
@@ -153,12 +175,18 @@ impl Registry {
             cancel(job);
             cancelled += 1;
         }
+        self.stats
+            .cancelled
+            .fetch_add(cancelled as u64, std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(pool = self.id, cancelled, "pool terminated");
     }
 
     /// Runs a job popped by worker `index`, or cancels it after `terminate`.
     pub(crate) fn execute(&self, job: Job, index: usize) {
         if self.is_terminated() {
+            self.stats
+                .cancelled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return cancel(job);
         }
         if unwind::catch(|| job.run(index, false)).is_err() {

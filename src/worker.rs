@@ -146,6 +146,7 @@ impl Spawner {
             "worker started"
         );
         GENERATION.with(|g| g.set(generation));
+        crate::metrics::install(registry.worker_stats[index].clone());
         CURRENT.with(|c| *c.borrow_mut() = Some((registry.clone(), index)));
         loop {
             run(&registry, index, self.max_tasks);

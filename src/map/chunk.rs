@@ -9,7 +9,8 @@ use super::assemble::Assembler;
 use crate::apply::box_user;
 use crate::cancel;
 use crate::error::{Cancellation, TaskError, UserError};
-use crate::job::{JobSpan, Labels, Task};
+use crate::job::{JobSpan, Labels, Meter, Task};
+use crate::metrics::Ran;
 use crate::sync::{self, Mutex};
 use crate::unwind;
 
@@ -174,7 +175,8 @@ where
         let Some(items) = self.claim() else {
             return false;
         };
-        self.span.run(worker, inline, || self.run_in_span(items));
+        self.span
+            .run(worker, inline, |meter| self.run_in_span(items, meter));
         true
     }
 
@@ -195,10 +197,11 @@ where
     I: Send + 'static,
     C: ItemFn<I>,
 {
-    fn run_in_span(&self, items: Vec<I>) {
+    fn run_in_span(&self, items: Vec<I>, meter: Meter) {
         let map = &*self.map;
         if map.is_abandoned() {
             drop(items);
+            meter.finished(Ran::Cancelled);
             return; // the map was dropped or already failed
         }
         let fail_fast = map.fails_fast();
@@ -208,15 +211,22 @@ where
             // the chunk's values cannot be trusted, and the map is not
             // wanted (or the pool is terminated) anyway.
             drop(computed);
+            meter.finished(Ran::Cancelled);
             map.fail(TaskError::cancelled(self.labels.id, why));
             return;
         }
         match computed {
             (values, Some(error)) if fail_fast => {
                 drop(values);
+                meter.finished(Ran::Failed);
                 map.fail(error);
             }
             (values, error) => {
+                meter.finished(if error.is_some() {
+                    Ran::Failed
+                } else {
+                    Ran::Completed
+                });
                 if let Some(error) = error {
                     map.record_error(error);
                 }

@@ -1,0 +1,165 @@
+//! [`Metrics`]: a snapshot of a pool's counters, cheap enough to keep on
+//! all the time.
+//!
+//! Each worker counts what it runs in counters of its own (no lock, no
+//! shared cache line on the hot path: the worker is their only writer);
+//! what happens on submitting threads (submissions, refusals, cancellations
+//! of queued work) is counted in a few shared atomics. A snapshot sums them
+//! with relaxed loads: each counter is exact and monotonic, the snapshot as
+//! a whole is not atomic (as tokio-metrics' snapshots).
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+/// How a job ended, as its worker counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ran {
+    Completed,
+    /// Panicked, or (a `try_` form) returned `Err`.
+    Failed,
+    /// Skipped (nobody wanted it) or stopped early (`is_cancelled`).
+    Cancelled,
+}
+
+/// One worker's counters; written by that worker only.
+#[derive(Debug, Default)]
+pub(crate) struct WorkerStats {
+    /// Jobs running on this worker now (more than 1 while one waits on
+    /// another it runs inline).
+    running: AtomicUsize,
+    completed: AtomicU64,
+    failed: AtomicU64,
+    cancelled: AtomicU64,
+    queued_ns: AtomicU64,
+    run_ns: AtomicU64,
+}
+
+/// Counters updated by the threads that submit.
+#[derive(Debug, Default)]
+pub(crate) struct SharedStats {
+    pub(crate) submitted: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) cancelled: AtomicU64,
+}
+
+thread_local! {
+    /// This worker thread's counters.
+    static STATS: RefCell<Option<Arc<WorkerStats>>> = const { RefCell::new(None) };
+}
+
+/// Gives this worker thread its counters (kept across recycling: a new
+/// thread for the same index continues them).
+pub(crate) fn install(stats: Arc<WorkerStats>) {
+    STATS.with(|s| *s.borrow_mut() = Some(stats));
+}
+
+/// Counts a job that starts running on this thread; the guard counts how
+/// it ended and for how long it ran.
+pub(crate) fn job_started(queued: Duration) -> Option<JobGuard> {
+    STATS.with(|s| {
+        let stats = s.borrow().as_ref().cloned()?;
+        stats.running.fetch_add(1, Relaxed);
+        stats.queued_ns.fetch_add(queued.as_nanos() as u64, Relaxed);
+        Some(JobGuard { stats })
+    })
+}
+
+/// A running job's counters.
+pub(crate) struct JobGuard {
+    stats: Arc<WorkerStats>,
+}
+
+impl JobGuard {
+    pub(crate) fn finished(self, ran: Ran, run: Duration) {
+        let stats = &self.stats;
+        stats.run_ns.fetch_add(run.as_nanos() as u64, Relaxed);
+        match ran {
+            Ran::Completed => &stats.completed,
+            Ran::Failed => &stats.failed,
+            Ran::Cancelled => &stats.cancelled,
+        }
+        .fetch_add(1, Relaxed);
+    }
+}
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        self.stats.running.fetch_sub(1, Relaxed);
+    }
+}
+
+/// A snapshot of a pool's counters, from [`Pool::metrics`](crate::Pool::metrics).
+///
+/// The counts are monotonic since the pool was built; take two snapshots and
+/// subtract for rates. Jobs are what the queue holds: one per `apply`, one
+/// per chunk of a map or an `imap` (so `submitted` counts chunks, not
+/// items).
+///
+/// # Examples
+///
+/// ```
+/// let pool = corepool::Pool::new(2)?;
+/// pool.apply(|| 1)?;
+/// let _ = pool.apply(|| -> u8 { panic!("boom") });
+/// let m = pool.metrics();
+/// assert_eq!((m.workers, m.submitted, m.completed, m.failed), (2, 2, 1, 1));
+/// assert!(m.run_time > std::time::Duration::ZERO);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Worker threads.
+    pub workers: usize,
+    /// Workers running a job right now.
+    pub busy_workers: usize,
+    /// Jobs waiting in the queue right now.
+    pub queued: usize,
+    /// Jobs accepted into the queue.
+    pub submitted: u64,
+    /// Jobs refused at submission: the queue was full, or the pool closed.
+    pub rejected: u64,
+    /// Jobs that ran to a value.
+    pub completed: u64,
+    /// Jobs that panicked, or (the `try_` forms) returned `Err`.
+    pub failed: u64,
+    /// Jobs cancelled: queued work dropped by `terminate`, work nobody
+    /// wanted any more, and tasks that stopped early on `is_cancelled`.
+    pub cancelled: u64,
+    /// Total time jobs spent waiting in the queue before they ran.
+    pub queue_wait: Duration,
+    /// Total time jobs spent running.
+    pub run_time: Duration,
+}
+
+impl Metrics {
+    pub(crate) fn collect(
+        workers: usize,
+        queued: usize,
+        shared: &SharedStats,
+        per_worker: &[Arc<WorkerStats>],
+    ) -> Metrics {
+        let mut m = Metrics {
+            workers,
+            queued,
+            submitted: shared.submitted.load(Relaxed),
+            rejected: shared.rejected.load(Relaxed),
+            cancelled: shared.cancelled.load(Relaxed),
+            ..Metrics::default()
+        };
+        let (mut queued_ns, mut run_ns) = (0_u64, 0_u64);
+        for w in per_worker {
+            m.busy_workers += usize::from(w.running.load(Relaxed) > 0);
+            m.completed += w.completed.load(Relaxed);
+            m.failed += w.failed.load(Relaxed);
+            m.cancelled += w.cancelled.load(Relaxed);
+            queued_ns += w.queued_ns.load(Relaxed);
+            run_ns += w.run_ns.load(Relaxed);
+        }
+        m.queue_wait = Duration::from_nanos(queued_ns);
+        m.run_time = Duration::from_nanos(run_ns);
+        m
+    }
+}

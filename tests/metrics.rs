@@ -1,0 +1,79 @@
+//! `Pool::metrics`: the counts match what was sent.
+
+mod common;
+
+use std::sync::mpsc;
+
+use common::{occupy, within};
+use corepool::{MapOptions, Pool};
+
+#[test]
+fn counts_match_what_was_sent() {
+    within(|| {
+        let pool = Pool::builder()
+            .workers(2)
+            .queue_capacity(4)
+            .build()
+            .unwrap();
+        let m = pool.metrics();
+        assert_eq!(
+            (m.workers, m.busy_workers, m.queued, m.submitted),
+            (2, 0, 0, 0)
+        );
+
+        for i in 0..10_u32 {
+            pool.apply(move || i).unwrap();
+        }
+        let _ = pool.apply(|| -> () { panic!("one failure") });
+        let _ = pool.try_apply(|| Err::<(), _>("one error"));
+        pool.map_with(|x: u32| x, 0..8, MapOptions::new().chunksize(2))
+            .unwrap(); // 4 jobs
+
+        // Two workers held, four queued (the bound), two shed.
+        let (started_tx, started) = mpsc::channel();
+        let (release_tx, release) = mpsc::channel::<()>();
+        let release = std::sync::Arc::new(std::sync::Mutex::new(release));
+        let held: Vec<_> = (0..2)
+            .map(|_| {
+                let (s, r) = (started_tx.clone(), release.clone());
+                pool.apply_async(move || {
+                    s.send(()).unwrap();
+                    let _ = r.lock().unwrap().recv();
+                })
+            })
+            .collect();
+        started.recv().unwrap();
+        started.recv().unwrap();
+        let m = pool.metrics();
+        assert_eq!(m.busy_workers, 2);
+        let queued: Vec<_> = (0..4).map(|i| pool.offer(move || i).unwrap()).collect();
+        assert!(pool.offer(|| 9).unwrap_err().is_full());
+        assert!(pool.offer(|| 9).unwrap_err().is_full());
+        assert_eq!(pool.metrics().queued, 4);
+        drop(release_tx);
+        for mut r in held {
+            r.get().unwrap();
+        }
+        for mut r in queued {
+            r.get().unwrap();
+        }
+        let m = pool.metrics();
+        // 10 + 1 + 1 + 4 + 2 + 4 accepted; 2 refused.
+        assert_eq!(m.submitted, 22);
+        assert_eq!(m.rejected, 2);
+        assert_eq!(m.failed, 2, "a panic and a try_ Err");
+        assert_eq!(m.completed, 20);
+        assert_eq!(m.cancelled, 0);
+        assert!(m.run_time > std::time::Duration::ZERO);
+        // Terminate cancels what is queued.
+        let busy = occupy(&pool, 2);
+        let doomed: Vec<_> = (0..3).map(|i| pool.offer(move || i).unwrap()).collect();
+        pool.terminate();
+        busy.release();
+        for mut r in doomed {
+            assert!(r.get().unwrap_err().is_cancelled());
+        }
+        pool.join().unwrap();
+        assert_eq!(pool.metrics().cancelled, 3);
+    });
+}
