@@ -1,0 +1,193 @@
+//! The axum example service (`examples/web_service.rs`) under real HTTP on
+//! loopback: a client that hangs up stops its running job and its queued
+//! jobs never run; a flood beyond capacity gets 503s while the queue stays
+//! at its bound and memory stays flat; `/metrics` counts what was sent.
+
+#[path = "http_client.rs"]
+mod http;
+#[path = "../examples/web_service.rs"]
+#[allow(dead_code)]
+mod web_service;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use corepool::Pool;
+use http::Conn;
+use web_service::Mode;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// Runs `test` against a served pool on a fresh runtime, under a time limit.
+fn with_server<F, Fut>(pool: Pool, test: F)
+where
+    F: FnOnce(SocketAddr, Pool) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(web_service::serve(
+            listener,
+            pool.clone(),
+            Mode::Corepool,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        tokio::time::timeout(LIMIT, test(addr, pool))
+            .await
+            .expect("the test hung");
+        let _ = stop.send(());
+        tokio::time::timeout(LIMIT, server)
+            .await
+            .expect("graceful shutdown hung")
+            .unwrap()
+            .unwrap();
+    });
+}
+
+/// Waits (bounded) until `done` holds.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + LIMIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Effectively endless work: it only ends by cancellation.
+const FOREVER: &str = "/work?rounds=100000000000000";
+
+#[test]
+fn a_client_that_hangs_up_stops_its_job_and_its_queued_jobs_never_run() {
+    let pool = Pool::builder()
+        .workers(1)
+        .queue_capacity(4)
+        .build()
+        .unwrap();
+    with_server(pool, |addr, pool| async move {
+        let mut running = Conn::connect(addr).await.unwrap();
+        running.send(FOREVER).await.unwrap();
+        eventually("the first job runs", || pool.metrics().busy_workers == 1).await;
+        let mut queued = Vec::new();
+        for _ in 0..2 {
+            let mut c = Conn::connect(addr).await.unwrap();
+            c.send(FOREVER).await.unwrap();
+            queued.push(c);
+        }
+        eventually("two jobs wait", || pool.queued() == 2).await;
+        // Every client hangs up.
+        drop(running);
+        drop(queued);
+        eventually("all three are cancelled", || pool.metrics().cancelled == 3).await;
+        let m = pool.metrics();
+        assert_eq!((m.completed, m.busy_workers, m.queued), (0, 0, 0), "{m:?}");
+        // The pool serves the next request as usual.
+        let mut c = Conn::connect(addr).await.unwrap();
+        assert_eq!(c.get("/work?rounds=1000").await.unwrap().0, 200);
+    });
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_flood_beyond_capacity_gets_503s_at_the_bound_with_flat_memory() {
+    let pool = Pool::builder()
+        .workers(1)
+        .queue_capacity(2)
+        .build()
+        .unwrap();
+    with_server(pool, |addr, pool| async move {
+        // Hold the only worker.
+        let mut holder = Conn::connect(addr).await.unwrap();
+        holder.send(FOREVER).await.unwrap();
+        eventually("the worker is busy", || pool.metrics().busy_workers == 1).await;
+        let flood = |n: usize| {
+            let pool = pool.clone();
+            async move {
+                let tasks: Vec<_> = (0..n)
+                    .map(|_| {
+                        tokio::spawn(async move {
+                            let mut c = Conn::connect(addr).await.unwrap();
+                            // Small work: it finishes once the holder lets go,
+                            // or is refused at once.
+                            tokio::time::timeout(
+                                Duration::from_millis(300),
+                                c.get("/work?rounds=1000"),
+                            )
+                            .await
+                            .map(|r| r.unwrap().0)
+                        })
+                    })
+                    .collect();
+                let mut shed = 0;
+                for t in tasks {
+                    if let Ok(503) = t.await.unwrap() {
+                        shed += 1;
+                    }
+                    assert!(pool.queued() <= 2, "the queue stays at its bound");
+                }
+                shed
+            }
+        };
+        let shed = flood(50).await;
+        assert!(shed >= 48, "{shed} of 50 shed with 2 places in the queue");
+        let before = rss_kib();
+        for _ in 0..10 {
+            flood(50).await;
+        }
+        let grown = rss_kib().saturating_sub(before);
+        assert!(
+            grown < 32 * 1024,
+            "memory grew by {grown} KiB over 500 more requests"
+        );
+        drop(holder);
+        eventually("the holder stopped", || pool.metrics().busy_workers == 0).await;
+    });
+}
+
+#[test]
+fn metrics_count_what_was_sent() {
+    let pool = Pool::builder()
+        .workers(2)
+        .queue_capacity(16)
+        .build()
+        .unwrap();
+    with_server(pool, |addr, _pool| async move {
+        let mut c = Conn::connect(addr).await.unwrap();
+        for _ in 0..10 {
+            let (status, body) = c.get("/work?rounds=10000").await.unwrap();
+            assert_eq!(status, 200);
+            assert_eq!(body.trim().len(), 16, "a digest: {body:?}");
+        }
+        assert_eq!(c.get("/health").await.unwrap(), (200, "ok\n".to_owned()));
+        let (status, text) = c.get("/metrics").await.unwrap();
+        assert_eq!(status, 200);
+        let value = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("corepool_{name} ")))
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(value("jobs_submitted_total"), 10.0);
+        assert_eq!(value("jobs_completed_total"), 10.0);
+        assert_eq!(value("jobs_rejected_total"), 0.0);
+        assert_eq!(value("workers"), 2.0);
+        assert!(value("run_seconds_total") > 0.0);
+    });
+}
