@@ -90,68 +90,58 @@ async fn health() -> &'static str {
 /// The pool's counters in Prometheus' text format.
 pub fn prometheus(pool: &Pool) -> String {
     let m = pool.metrics();
+    let gauges = [
+        ("workers", "Worker threads.", m.workers as f64),
+        (
+            "busy_workers",
+            "Workers running a job.",
+            m.busy_workers as f64,
+        ),
+        ("queued_jobs", "Jobs waiting for a worker.", m.queued as f64),
+    ];
+    let counters = [
+        ("jobs_submitted_total", "Jobs accepted.", m.submitted as f64),
+        (
+            "jobs_rejected_total",
+            "Jobs refused (queue full or closed).",
+            m.rejected as f64,
+        ),
+        (
+            "jobs_completed_total",
+            "Jobs that ran to a value.",
+            m.completed as f64,
+        ),
+        (
+            "jobs_failed_total",
+            "Jobs that panicked or returned Err.",
+            m.failed as f64,
+        ),
+        (
+            "jobs_cancelled_total",
+            "Jobs cancelled or stopped early.",
+            m.cancelled as f64,
+        ),
+        (
+            "queue_wait_seconds_total",
+            "Time jobs waited in the queue.",
+            m.queue_wait.as_secs_f64(),
+        ),
+        (
+            "run_seconds_total",
+            "Time jobs ran.",
+            m.run_time.as_secs_f64(),
+        ),
+    ];
+    let typed = gauges
+        .iter()
+        .map(|g| ("gauge", g))
+        .chain(counters.iter().map(|c| ("counter", c)));
     let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+    for (kind, (name, help, value)) in typed {
         out.push_str(&format!(
-            "# HELP corepool_{name} {help}\n# TYPE corepool_{name} {kind}\n"
+            "# HELP corepool_{name} {help}\n# TYPE corepool_{name} {kind}\ncorepool_{name} {value}\n"
         ));
-        out.push_str(&format!("corepool_{name} {value}\n"));
-    };
-    metric("workers", "gauge", "Worker threads.", m.workers.to_string());
-    metric(
-        "busy_workers",
-        "gauge",
-        "Workers running a job.",
-        m.busy_workers.to_string(),
-    );
-    metric(
-        "queued_jobs",
-        "gauge",
-        "Jobs waiting for a worker.",
-        m.queued.to_string(),
-    );
-    metric(
-        "jobs_submitted_total",
-        "counter",
-        "Jobs accepted.",
-        m.submitted.to_string(),
-    );
-    metric(
-        "jobs_rejected_total",
-        "counter",
-        "Jobs refused (queue full or closed).",
-        m.rejected.to_string(),
-    );
-    metric(
-        "jobs_completed_total",
-        "counter",
-        "Jobs that ran to a value.",
-        m.completed.to_string(),
-    );
-    metric(
-        "jobs_failed_total",
-        "counter",
-        "Jobs that panicked or returned Err.",
-        m.failed.to_string(),
-    );
-    metric(
-        "jobs_cancelled_total",
-        "counter",
-        "Jobs cancelled or stopped early.",
-        m.cancelled.to_string(),
-    );
-    metric(
-        "queue_wait_seconds_total",
-        "counter",
-        "Time jobs waited in the queue.",
-        m.queue_wait.as_secs_f64().to_string(),
-    );
-    metric(
-        "run_seconds_total",
-        "counter",
-        "Time jobs ran.",
-        m.run_time.as_secs_f64().to_string(),
-    );
+    }
     out
 }
 
