@@ -138,8 +138,10 @@ impl PoolBuilder {
     /// Bounds the queue: at most `capacity` jobs (an `apply`, a map or
     /// `imap` chunk) wait for a worker. Defaults to unbounded, as Python's
     /// Pool: a bound is a service's load-shedding policy, and an implicit one
-    /// would make ordinary programs fail. 0 makes [`build`](Self::build)
-    /// fail.
+    /// would make ordinary programs fail. The queue's slots are allocated
+    /// at [`build`](Self::build) (a few dozen bytes each), so `capacity`
+    /// must be from 1 to [`MAX_QUEUE_CAPACITY`]; anything else makes
+    /// `build` fail.
     ///
     /// When the queue is full, [`Pool::apply_async`] (and a map whose chunks
     /// do not all fit) resolves at once to a cancelled error
@@ -208,10 +210,11 @@ impl PoolBuilder {
     /// # Errors
     ///
     /// A [`BuildError`] if `workers` is 0 or above
-    /// [`MAX_WORKERS`](crate::MAX_WORKERS), `max_tasks_per_worker` is 0, a
-    /// thread name contains a NUL
-    /// byte or the name function panics, the OS refuses a thread (too many threads, a stack size it
-    /// cannot map...), or the initializer panics. The threads already
+    /// [`MAX_WORKERS`](crate::MAX_WORKERS), `max_tasks_per_worker` is 0,
+    /// `queue_capacity` is 0 or above [`MAX_QUEUE_CAPACITY`], a thread name
+    /// contains a NUL byte or the name function panics, the OS refuses a
+    /// thread (too many threads, a stack size it cannot map...), or the
+    /// initializer panics. The threads already
     /// started are then shut down and joined before `build` returns.
     ///
     /// # Examples
@@ -272,8 +275,10 @@ impl PoolBuilder {
         if self.max_tasks_per_worker == Some(0) {
             return Err(BuildError::zero_max_tasks());
         }
-        if self.queue_capacity == Some(0) {
-            return Err(BuildError::zero_capacity());
+        match self.queue_capacity {
+            Some(0) => return Err(BuildError::zero_capacity()),
+            Some(n) if n > MAX_QUEUE_CAPACITY => return Err(BuildError::capacity_too_large(n)),
+            _ => {}
         }
         let spawner = Arc::new(Spawner {
             thread_name: self.thread_name,
@@ -358,6 +363,29 @@ impl PoolBuilder {
 /// assert!(err.to_string().contains("more than a pool may have"), "{err}");
 /// ```
 pub const MAX_WORKERS: usize = 1 << 15;
+
+/// The largest [`queue_capacity`](PoolBuilder::queue_capacity): about a
+/// million jobs waiting. A bounded queue allocates its slots when the pool
+/// is built, so a capacity meant as "no bound" (`usize::MAX`, say) would
+/// fail or exhaust memory there; leave the queue unbounded instead, or
+/// bound it by what the service can answer in time.
+///
+/// # Examples
+///
+/// ```
+/// let err = corepool::Pool::builder()
+///     .queue_capacity(usize::MAX)
+///     .build()
+///     .unwrap_err();
+/// assert!(err.to_string().contains("more than a queue may have"), "{err}");
+/// let pool = corepool::Pool::builder()
+///     .workers(1)
+///     .queue_capacity(corepool::MAX_QUEUE_CAPACITY)
+///     .build()?;
+/// assert_eq!(pool.apply(|| 6 * 7)?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub const MAX_QUEUE_CAPACITY: usize = 1 << 20;
 
 /// Terminates and joins a pool whose build failed, while armed.
 struct TearDown<'a> {

@@ -163,7 +163,7 @@ mod unwind;
 mod worker;
 
 pub use args::TupleFn;
-pub use builder::{MAX_WORKERS, PoolBuilder};
+pub use builder::{MAX_QUEUE_CAPACITY, MAX_WORKERS, PoolBuilder};
 pub use callbacks::Callbacks;
 pub use cancel::is_cancelled;
 pub use error::{

@@ -191,3 +191,29 @@ fn a_capacity_of_zero_is_a_build_error() {
     let err = Pool::builder().queue_capacity(0).build().unwrap_err();
     assert_eq!(err.to_string(), "queue_capacity must be at least 1");
 }
+
+#[test]
+fn a_capacity_meant_as_no_bound_is_a_build_error_not_an_abort() {
+    // A bounded queue allocates its slots at build: these would overflow or
+    // exhaust memory there.
+    for capacity in [usize::MAX, 1 << 40, corepool::MAX_QUEUE_CAPACITY + 1] {
+        let err = Pool::builder()
+            .workers(1)
+            .queue_capacity(capacity)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "a queue_capacity of {capacity} is more than a queue may have (at most {})",
+                corepool::MAX_QUEUE_CAPACITY
+            )
+        );
+    }
+    let pool = Pool::builder()
+        .workers(1)
+        .queue_capacity(corepool::MAX_QUEUE_CAPACITY)
+        .build()
+        .unwrap();
+    assert_eq!(pool.apply(|| 7).unwrap(), 7);
+}

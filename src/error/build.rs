@@ -25,6 +25,7 @@ enum BuildErrorKind {
     ZeroWorkers,
     ZeroMaxTasks,
     ZeroCapacity,
+    CapacityTooLarge(usize),
     TooManyWorkers(usize),
     ThreadName(usize),
     ThreadNamePanicked {
@@ -52,6 +53,12 @@ impl BuildError {
     pub(crate) fn zero_capacity() -> Self {
         BuildError {
             kind: BuildErrorKind::ZeroCapacity,
+        }
+    }
+
+    pub(crate) fn capacity_too_large(capacity: usize) -> Self {
+        BuildError {
+            kind: BuildErrorKind::CapacityTooLarge(capacity),
         }
     }
 
@@ -128,6 +135,11 @@ impl fmt::Display for BuildError {
             BuildErrorKind::ZeroMaxTasks => f.write_str("max_tasks_per_worker must be at least 1"),
 
             BuildErrorKind::ZeroCapacity => f.write_str("queue_capacity must be at least 1"),
+            BuildErrorKind::CapacityTooLarge(n) => write!(
+                f,
+                "a queue_capacity of {n} is more than a queue may have (at most {})",
+                crate::MAX_QUEUE_CAPACITY
+            ),
             BuildErrorKind::TooManyWorkers(n) => write!(
                 f,
                 "{n} workers is more than a pool may have (at most {})",
