@@ -143,10 +143,14 @@ impl PoolBuilder {
     /// must be from 1 to [`MAX_QUEUE_CAPACITY`]; anything else makes
     /// `build` fail.
     ///
-    /// When the queue is full, [`Pool::apply_async`] (and a map whose chunks
-    /// do not all fit) resolves at once to a cancelled error
+    /// When the queue is full, [`Pool::apply_async`] resolves at once to a
+    /// cancelled error
     /// ([`Cancellation::QueueFull`](crate::Cancellation::QueueFull)), shed
-    /// before any work starts; [`Pool::offer`] refuses at once and hands the
+    /// before any work starts. A map (`map`, `starmap`, `try_map` and their
+    /// forms) is shed the same way when one of its chunks finds the queue
+    /// full; without an explicit `chunksize` it is cut into no more chunks
+    /// than the queue has free places at the call (for an input whose
+    /// length is known), so only a (nearly) full queue sheds it; [`Pool::offer`] refuses at once and hands the
     /// closure back; [`Pool::submit`] waits for room; an `imap` stream waits
     /// for room before it pulls more input.
     ///

@@ -89,6 +89,12 @@ impl Queue {
     pub(crate) fn len(&self) -> usize {
         self.receiver.len()
     }
+
+    /// Free places in a bounded queue (a snapshot); `None` if unbounded.
+    pub(crate) fn room(&self) -> Option<usize> {
+        let capacity = self.sender.capacity()?;
+        Some(capacity.saturating_sub(self.sender.len()))
+    }
 }
 
 #[cfg(corepool_loom)]
@@ -102,6 +108,10 @@ impl Queue {
         Queue {
             inner: crate::sync::Mutex::new((std::collections::VecDeque::new(), false)),
         }
+    }
+
+    pub(crate) fn room(&self) -> Option<usize> {
+        None
     }
 
     pub(crate) fn push(&self, job: Job) -> Result<(), (Job, Refused)> {

@@ -202,6 +202,11 @@ impl Registry {
 
     /// Jobs waiting for a worker: an upper bound, since a job claimed by a
     /// worker that waits on it stays counted until a worker pops it.
+    /// Free places in a bounded queue now; `None` if it is unbounded.
+    pub(crate) fn room(&self) -> Option<usize> {
+        self.queue.room()
+    }
+
     pub(crate) fn queued(&self) -> usize {
         self.queue.len()
     }

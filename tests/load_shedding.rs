@@ -131,6 +131,34 @@ fn a_map_that_does_not_fit_is_shed_and_nothing_exceeds_the_bound() {
 }
 
 #[test]
+fn a_default_map_fits_the_free_room_instead_of_being_shed() {
+    within(|| {
+        // 2 workers would cut a default map into 32 chunks; the queue holds 2.
+        let pool = bounded(2, 2);
+        let doubled = pool.map(|x: u64| x * 2, 0..10_000_u64).unwrap();
+        assert_eq!(doubled, (0..10_000).map(|x| x * 2).collect::<Vec<_>>());
+        let sums = pool
+            .starmap(|a: u64, b: u64| a + b, (0..1_000_u64).map(|i| (i, i)))
+            .unwrap();
+        assert_eq!(sums[999], 1_998);
+        // Both workers busy and one place taken: the map goes in one chunk.
+        let busy = occupy(&pool, 2);
+        let queued = pool.apply_async(|| 0_u64);
+        let mut map = pool.map_async(|x: u64| x + 1, 0..100_u64);
+        assert!(pool.queued() <= 2);
+        // Queue full: shed.
+        let mut shed = pool.map_async(|x: u64| x, 0..100_u64);
+        assert_eq!(
+            shed.get().unwrap_err().task_error().unwrap().cancellation(),
+            Some(Cancellation::QueueFull)
+        );
+        busy.release();
+        assert_eq!(map.get().unwrap(), (1..=100).collect::<Vec<_>>());
+        drop(queued);
+    });
+}
+
+#[test]
 fn imap_waits_for_room_instead_of_shedding() {
     on_tokio(|| async {
         let pool = bounded(2, 2);

@@ -525,7 +525,16 @@ impl Pool {
                 return result;
             }
         };
-        let chunksize = chunksize.unwrap_or_else(|| default_chunksize(items.len(), self.workers()));
+        // On a bounded queue the default chunking fits the room free now,
+        // so a map is shed only when the queue is (nearly) full, not for
+        // being cut finer than the capacity. An explicit chunksize is kept.
+        let chunksize = chunksize.unwrap_or_else(|| {
+            let fine = default_chunksize(items.len(), self.workers());
+            match registry.room() {
+                Some(room) if room > 0 => fine.max(items.len().div_ceil(room)),
+                _ => fine,
+            }
+        });
         let call = Arc::new(call);
         let (mut chunks, mut offset) = (0, 0);
         loop {
