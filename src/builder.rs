@@ -138,10 +138,9 @@ impl PoolBuilder {
     /// Bounds the queue: at most `capacity` jobs (an `apply`, a map or
     /// `imap` chunk) wait for a worker. Defaults to unbounded, as Python's
     /// Pool: a bound is a service's load-shedding policy, and an implicit one
-    /// would make ordinary programs fail. The queue's slots are allocated
-    /// at [`build`](Self::build) (a few dozen bytes each), so `capacity`
-    /// must be from 1 to [`MAX_QUEUE_CAPACITY`]; anything else makes
-    /// `build` fail.
+    /// would make ordinary programs fail. A slot for each place is allocated
+    /// at [`build`](Self::build), so `capacity` must be from 1 to
+    /// [`MAX_QUEUE_CAPACITY`]; anything else makes `build` fail.
     ///
     /// When the queue is full, [`Pool::apply_async`] resolves at once to a
     /// cancelled error
@@ -150,9 +149,10 @@ impl PoolBuilder {
     /// forms) is shed the same way when one of its chunks finds the queue
     /// full; without an explicit `chunksize` it is cut into no more chunks
     /// than the queue has free places at the call (for an input whose
-    /// length is known), so only a (nearly) full queue sheds it; [`Pool::offer`] refuses at once and hands the
-    /// closure back; [`Pool::submit`] waits for room; an `imap` stream waits
-    /// for room before it pulls more input.
+    /// length is known), so only a (nearly) full queue sheds it.
+    /// [`Pool::offer`] refuses at once and hands the closure back;
+    /// [`Pool::submit`] waits for room; an `imap` stream waits for room
+    /// before it pulls more input.
     ///
     /// # Examples
     ///
