@@ -141,6 +141,11 @@ fn a_default_map_fits_the_free_room_instead_of_being_shed() {
             .starmap(|a: u64, b: u64| a + b, (0..1_000_u64).map(|i| (i, i)))
             .unwrap();
         assert_eq!(sums[999], 1_998);
+        // An input of unknown length is counted before it is cut.
+        let evens = pool
+            .map(|x: u64| x, (0..10_000_u64).filter(|x| x % 2 == 0))
+            .unwrap();
+        assert_eq!(evens.len(), 5_000);
         // Both workers busy and one place taken: the map goes in one chunk.
         let busy = occupy(&pool, 2);
         let queued = pool.apply_async(|| 0_u64);
