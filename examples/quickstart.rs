@@ -1,7 +1,9 @@
 //! A tour of corepool, after the Python documentation's first example: two
 //! workers, two tasks of 0.3 s each. `apply` takes about twice as long as
 //! one task (it blocks per call); every concurrent form takes about as long
-//! as one. Then a real CPU job shows the speed-up over a plain loop.
+//! as one. Then errors, fallible work, per-worker state, a bounded queue
+//! that sheds, cancellation and metrics, and a real CPU job with its
+//! speed-up over a plain loop.
 //!
 //! The sync forms run from this plain `main`; the async forms run inside a
 //! tokio runtime, `.await`ed, as they would in an async service.
@@ -172,6 +174,58 @@ fn more_tour() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// What a service needs: a bounded queue that sheds, work that stops when
+/// nobody wants it, and counters to export.
+async fn service_tour() -> Result<(), Box<dyn std::error::Error>> {
+    println!("\n-- in a service");
+    let pool = Pool::builder().workers(1).queue_capacity(2).build()?;
+    // A long job that checks whether it is still wanted between steps.
+    let long = pool.apply_async(|| {
+        for _ in 0..1_000 {
+            if corepool::is_cancelled() {
+                return "stopped early";
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        "ran to the end"
+    });
+    while pool.metrics().busy_workers == 0 {
+        tokio::task::yield_now().await; // until the worker has taken it
+    }
+    let queued: Vec<_> = (0..2).map(|i| pool.offer(move || i)).collect();
+    let refused = pool.offer(|| 99);
+    println!(
+        "{:<16} -> {} accepted, then {}",
+        "offer",
+        queued.iter().filter(|r| r.is_ok()).count(),
+        match &refused {
+            Err(e) if e.is_full() => "Full (503: the closure is handed back)",
+            _ => "accepted",
+        }
+    );
+    // The client went away: dropping the results cancels the queued jobs
+    // and tells the running one to stop.
+    drop(queued);
+    drop(long);
+    let t = Instant::now();
+    while pool.metrics().cancelled < 3 && t.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let m = pool.metrics();
+    println!(
+        "{:<16} -> submitted {}, rejected {}, cancelled {}, completed {}, after {:.0} ms",
+        "metrics",
+        m.submitted,
+        m.rejected,
+        m.cancelled,
+        m.completed,
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    pool.close();
+    pool.join_async().await?;
+    Ok(())
+}
+
 /// A real CPU job on one worker per CPU: primes below 3 million, in 64
 /// slices.
 async fn cpu_job() -> Result<(), Box<dyn std::error::Error>> {
@@ -224,6 +278,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async_tour(&pool))?;
     more_tour()?;
+    runtime.block_on(service_tour())?;
     runtime.block_on(cpu_job())?;
     pool.close();
     pool.join()?;
