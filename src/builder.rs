@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::{Arc, mpsc};
 
 use crate::error::BuildError;
+use crate::limits;
 use crate::pool::Pool;
 use crate::registry::Registry;
 use crate::state::MakeState;
@@ -140,7 +141,8 @@ impl PoolBuilder {
     /// Pool: a bound is a service's load-shedding policy, and an implicit one
     /// would make ordinary programs fail. A slot for each place is allocated
     /// at [`build`](Self::build), so `capacity` must be from 1 to
-    /// [`MAX_QUEUE_CAPACITY`]; anything else makes `build` fail.
+    /// [`MAX_QUEUE_CAPACITY`](crate::MAX_QUEUE_CAPACITY); anything else
+    /// makes `build` fail.
     ///
     /// When the queue is full, [`Pool::apply_async`] resolves at once to a
     /// cancelled error
@@ -215,7 +217,8 @@ impl PoolBuilder {
     ///
     /// A [`BuildError`] if `workers` is 0 or above
     /// [`MAX_WORKERS`](crate::MAX_WORKERS), `max_tasks_per_worker` is 0,
-    /// `queue_capacity` is 0 or above [`MAX_QUEUE_CAPACITY`], a thread name
+    /// `queue_capacity` is 0 or above
+    /// [`MAX_QUEUE_CAPACITY`](crate::MAX_QUEUE_CAPACITY), a thread name
     /// contains a NUL byte or the name function panics, the OS refuses a
     /// thread (too many threads, a stack size it cannot map...), or the
     /// initializer panics. The threads already
@@ -270,20 +273,7 @@ impl PoolBuilder {
 
     fn start(self, state: Option<MakeState>) -> Result<Pool, BuildError> {
         let workers = self.workers.unwrap_or_else(crate::cpu_count);
-        if workers == 0 {
-            return Err(BuildError::zero_workers());
-        }
-        if workers > MAX_WORKERS {
-            return Err(BuildError::too_many_workers(workers));
-        }
-        if self.max_tasks_per_worker == Some(0) {
-            return Err(BuildError::zero_max_tasks());
-        }
-        match self.queue_capacity {
-            Some(0) => return Err(BuildError::zero_capacity()),
-            Some(n) if n > MAX_QUEUE_CAPACITY => return Err(BuildError::capacity_too_large(n)),
-            _ => {}
-        }
+        limits::check(workers, self.max_tasks_per_worker, self.queue_capacity)?;
         let spawner = Arc::new(Spawner {
             thread_name: self.thread_name,
             stack_size: self.stack_size,
@@ -353,43 +343,6 @@ impl PoolBuilder {
         self
     }
 }
-
-/// The most workers a pool may have. Each is an OS thread with its own
-/// stack; far beyond the number of cores they only add memory and context
-/// switches, and a count this large is almost surely a mistake (a
-/// `usize::MAX` meant as "unbounded", say) that is better reported at once
-/// than after the OS has run out of threads.
-///
-/// # Examples
-///
-/// ```
-/// let err = corepool::Pool::new(corepool::MAX_WORKERS + 1).unwrap_err();
-/// assert!(err.to_string().contains("more than a pool may have"), "{err}");
-/// ```
-pub const MAX_WORKERS: usize = 1 << 15;
-
-/// The largest [`queue_capacity`](PoolBuilder::queue_capacity): about a
-/// million jobs waiting. A bounded queue allocates its slots when the pool
-/// is built, so a capacity meant as "no bound" (`usize::MAX`, say) would
-/// fail or exhaust memory there; leave the queue unbounded instead, or
-/// bound it by what the service can answer in time.
-///
-/// # Examples
-///
-/// ```
-/// let err = corepool::Pool::builder()
-///     .queue_capacity(usize::MAX)
-///     .build()
-///     .unwrap_err();
-/// assert!(err.to_string().contains("more than a queue may have"), "{err}");
-/// let pool = corepool::Pool::builder()
-///     .workers(1)
-///     .queue_capacity(corepool::MAX_QUEUE_CAPACITY)
-///     .build()?;
-/// assert_eq!(pool.apply(|| 6 * 7)?, 42);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub const MAX_QUEUE_CAPACITY: usize = 1 << 20;
 
 /// Terminates and joins a pool whose build failed, while armed.
 struct TearDown<'a> {

@@ -147,6 +147,7 @@ mod cancel;
 mod error;
 mod imap;
 mod job;
+mod limits;
 mod map;
 mod metrics;
 mod pool;
@@ -156,6 +157,7 @@ mod result;
 mod slot;
 mod state;
 mod stateful;
+mod submit;
 mod sync;
 #[cfg(all(test, corepool_loom))]
 mod tests;
@@ -163,7 +165,7 @@ mod unwind;
 mod worker;
 
 pub use args::TupleFn;
-pub use builder::{MAX_QUEUE_CAPACITY, MAX_WORKERS, PoolBuilder};
+pub use builder::PoolBuilder;
 pub use callbacks::Callbacks;
 pub use cancel::is_cancelled;
 pub use error::{
@@ -171,6 +173,7 @@ pub use error::{
     TimeoutError, TryError, WaitError, WouldDeadlock,
 };
 pub use imap::{BlockingIter, Imap, ImapUnordered};
+pub use limits::{MAX_QUEUE_CAPACITY, MAX_WORKERS};
 pub use map::MapOptions;
 pub use metrics::Metrics;
 pub use pool::Pool;

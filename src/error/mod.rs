@@ -20,16 +20,21 @@
 use std::any::Any;
 
 mod build;
+mod kind;
+mod payload;
+mod submit;
 mod task;
 mod try_error;
 mod wait;
 
 pub use build::BuildError;
-pub(crate) use task::UserError;
-pub use task::{Cancellation, PanicPayload, TaskError, TaskErrorKind};
-pub(crate) use try_error::Outcome;
+pub use kind::{Cancellation, TaskErrorKind};
+pub use payload::PanicPayload;
+pub use submit::SubmitError;
+pub use task::TaskError;
 pub use try_error::TryError;
-pub use wait::{JoinError, SubmitError, TimeoutError, WaitError, WouldDeadlock};
+pub(crate) use try_error::{Outcome, UserError};
+pub use wait::{JoinError, TimeoutError, WaitError, WouldDeadlock};
 
 /// A panic payload, as [`std::panic::catch_unwind`] returns it.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;

@@ -4,9 +4,9 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 
-use crate::sync::{self, Mutex, MutexGuard};
+use crate::sync::{self, Mutex};
 
-use super::{Payload, payload_message};
+use super::{Cancellation, PanicPayload, Payload, TaskErrorKind, UserError, payload_message};
 
 // ===== impl TaskError =====
 
@@ -59,93 +59,12 @@ enum Repr {
     Cancelled(Cancellation),
 }
 
-/// A user's error, type-erased while it travels through the pool; `Debug`
-/// so that a `TaskError` can always be shown.
-pub(crate) trait UserError: Any + Send + Sync + fmt::Debug {
-    fn as_any(&self) -> &dyn Any;
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
-}
-
-impl<E: Any + Send + Sync + fmt::Debug> UserError for E {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync> {
-        self
-    }
-}
-
 /// What panicked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Origin {
     Task,
     Callback,
     Input,
-}
-
-/// What went wrong, as returned by [`TaskError::kind`].
-///
-/// # Examples
-///
-/// ```
-/// use corepool::{Callbacks, TaskErrorKind};
-///
-/// # #[tokio::main] async fn main() {
-/// let pool = corepool::Pool::new(1).unwrap();
-/// let cb = Callbacks::new().on_success(|_: &u8| panic!("in the callback"));
-/// let err = pool.apply_async_with(|| 1_u8, cb).await.unwrap_err();
-/// assert_eq!(err.kind(), TaskErrorKind::CallbackPanicked);
-/// # }
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TaskErrorKind {
-    /// The task (or one item of a map or `imap`) panicked.
-    Panicked,
-    /// A `callback` or `error_callback` panicked; the task's own outcome is
-    /// replaced by this error.
-    CallbackPanicked,
-    /// The input iterator or stream of an `imap` panicked; the stream ends
-    /// after this error.
-    InputPanicked,
-    /// The task never ran; [`TaskError::cancellation`] says why.
-    Cancelled,
-    /// The function of a fallible (`try_`) form returned `Err`; the error is
-    /// handed back typed by [`TryError::User`](crate::TryError::User).
-    User,
-}
-
-/// Why a task was cancelled before it ran, as returned by
-/// [`TaskError::cancellation`].
-///
-/// # Examples
-///
-/// ```
-/// use corepool::Cancellation;
-///
-/// # #[tokio::main] async fn main() {
-/// let pool = corepool::Pool::new(1).unwrap();
-/// pool.close();
-/// let err = pool.apply_async(|| 1).await.unwrap_err();
-/// assert_eq!(err.cancellation(), Some(Cancellation::PoolClosed));
-/// # }
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Cancellation {
-    /// The pool was closed (or terminated) when the task was submitted, so
-    /// it was never queued.
-    PoolClosed,
-    /// [`Pool::terminate`](crate::Pool::terminate) removed it from the queue.
-    Terminated,
-    /// Nobody wanted the result any more: its handle or stream was dropped,
-    /// or the map it belonged to had already failed.
-    Abandoned,
-    /// The pool's queue was full (a pool built with
-    /// [`queue_capacity`](crate::PoolBuilder::queue_capacity)): the work was
-    /// shed, never queued.
-    QueueFull,
 }
 
 impl TaskError {
@@ -453,38 +372,6 @@ impl TaskError {
             Repr::Cancelled(_) | Repr::User(_) => None,
         };
         payload.ok_or(self)
-    }
-}
-
-/// A borrowed view of a [`TaskError`]'s panic payload, from
-/// [`TaskError::panic_payload`]: dereferences to `dyn Any + Send`, so
-/// `downcast_ref` and `is` work on it. The error's payload is locked while
-/// the view lives; drop it before calling `into_panic`.
-///
-/// # Examples
-///
-/// ```
-/// # #[tokio::main] async fn main() {
-/// let pool = corepool::Pool::new(1).unwrap();
-/// let err = pool.apply_async(|| -> () { std::panic::panic_any(7_u32) }).await.unwrap_err();
-/// assert!(err.panic_payload().unwrap().is::<u32>());
-/// # }
-/// ```
-pub struct PanicPayload<'a>(MutexGuard<'a, Option<Payload>>);
-
-impl std::ops::Deref for PanicPayload<'_> {
-    type Target = dyn Any + Send;
-
-    fn deref(&self) -> &Self::Target {
-        &**self.0.as_ref().expect("checked when the view was made")
-    }
-}
-
-impl fmt::Debug for PanicPayload<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PanicPayload")
-            .field("message", &payload_message(&**self))
-            .finish_non_exhaustive()
     }
 }
 

@@ -1,10 +1,10 @@
 //! [`TryError`]: the outcome error of a fallible (`try_`) task, with the
 //! user's own error type.
 
+use std::any::Any;
 use std::fmt;
 
 use super::TaskError;
-use super::task::UserError;
 
 /// Why a fallible task (one of the `try_` forms: `try_apply_async`,
 /// `try_map`, `try_imap`...) did not produce its value: its function
@@ -160,6 +160,23 @@ where
 {
     fn from(error: TaskError) -> Self {
         <Self as Outcome>::from_task_error(error)
+    }
+}
+
+/// A user's error, type-erased while it travels through the pool; `Debug`
+/// so that a `TaskError` can always be shown.
+pub(crate) trait UserError: Any + Send + Sync + fmt::Debug {
+    fn as_any(&self) -> &dyn Any;
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
+}
+
+impl<E: Any + Send + Sync + fmt::Debug> UserError for E {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync> {
+        self
     }
 }
 

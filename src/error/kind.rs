@@ -1,0 +1,66 @@
+//! [`TaskErrorKind`] and [`Cancellation`]: what went wrong, and why a task
+//! was cancelled.
+
+/// What went wrong, as returned by [`TaskError::kind`](crate::TaskError::kind).
+///
+/// # Examples
+///
+/// ```
+/// use corepool::{Callbacks, TaskErrorKind};
+///
+/// # #[tokio::main] async fn main() {
+/// let pool = corepool::Pool::new(1).unwrap();
+/// let cb = Callbacks::new().on_success(|_: &u8| panic!("in the callback"));
+/// let err = pool.apply_async_with(|| 1_u8, cb).await.unwrap_err();
+/// assert_eq!(err.kind(), TaskErrorKind::CallbackPanicked);
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskErrorKind {
+    /// The task (or one item of a map or `imap`) panicked.
+    Panicked,
+    /// A `callback` or `error_callback` panicked; the task's own outcome is
+    /// replaced by this error.
+    CallbackPanicked,
+    /// The input iterator or stream of an `imap` panicked; the stream ends
+    /// after this error.
+    InputPanicked,
+    /// The task never ran; [`TaskError::cancellation`](crate::TaskError::cancellation) says why.
+    Cancelled,
+    /// The function of a fallible (`try_`) form returned `Err`; the error is
+    /// handed back typed by [`TryError::User`](crate::TryError::User).
+    User,
+}
+
+/// Why a task was cancelled before it ran, as returned by
+/// [`TaskError::cancellation`](crate::TaskError::cancellation).
+///
+/// # Examples
+///
+/// ```
+/// use corepool::Cancellation;
+///
+/// # #[tokio::main] async fn main() {
+/// let pool = corepool::Pool::new(1).unwrap();
+/// pool.close();
+/// let err = pool.apply_async(|| 1).await.unwrap_err();
+/// assert_eq!(err.cancellation(), Some(Cancellation::PoolClosed));
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Cancellation {
+    /// The pool was closed (or terminated) when the task was submitted, so
+    /// it was never queued.
+    PoolClosed,
+    /// [`Pool::terminate`](crate::Pool::terminate) removed it from the queue.
+    Terminated,
+    /// Nobody wanted the result any more: its handle or stream was dropped,
+    /// or the map it belonged to had already failed.
+    Abandoned,
+    /// The pool's queue was full (a pool built with
+    /// [`queue_capacity`](crate::PoolBuilder::queue_capacity)): the work was
+    /// shed, never queued.
+    QueueFull,
+}
