@@ -118,6 +118,14 @@ fn assert_at_baseline(what: &str, threads_before: usize, maps_before: usize, hea
 #[test]
 #[cfg_attr(not(target_os = "linux"), ignore = "reads /proc/self")]
 fn forty_thousand_pools_leave_heap_threads_and_mappings_at_baseline() {
+    // A hang fails the test. The watchdog is started before the baseline is
+    // taken, so it is one of the threads counted there; `within` cannot be
+    // used here, as its thread would come and go between the counts.
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(240));
+        eprintln!("test hung: the pools did not come back within 240 s");
+        std::process::exit(101);
+    });
     let threads_before = threads(); // no pool yet: the harness's own threads
     // Warm up: first-use allocations (thread-locals, tracing's callsite
     // registry, the allocator's own caches) are not leaks.

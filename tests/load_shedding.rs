@@ -243,10 +243,12 @@ fn a_capacity_meant_as_no_bound_is_a_build_error_not_an_abort() {
             )
         );
     }
-    let pool = Pool::builder()
-        .workers(1)
-        .queue_capacity(corepool::MAX_QUEUE_CAPACITY)
-        .build()
-        .unwrap();
-    assert_eq!(pool.apply(|| 7).unwrap(), 7);
+    within(|| {
+        let pool = Pool::builder()
+            .workers(1)
+            .queue_capacity(corepool::MAX_QUEUE_CAPACITY)
+            .build()
+            .unwrap();
+        assert_eq!(pool.apply(|| 7).unwrap(), 7);
+    });
 }
