@@ -1,6 +1,6 @@
 //! [`Pool`]: the public handle, and the pool's lifecycle (close, terminate,
 //! join). The submitting methods live beside their machinery: `apply.rs`,
-//! `map.rs`, `imap/`.
+//! `submit.rs` (offer, submit), `map/`, `imap/`, `stateful.rs`.
 
 use std::fmt;
 use std::future::Future;
