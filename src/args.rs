@@ -22,6 +22,28 @@ pub trait TupleFn<Args>: Send + Sync + 'static {
     fn call_with(&self, args: Args) -> Self::Output;
 }
 
+/// A function of a worker's state and several arguments, called with the
+/// arguments as one tuple: what [`StatefulPool::starmap`](crate::StatefulPool::starmap)
+/// takes. Implemented for every `Fn(&mut S, A, B, ...) -> R` of 1 to 12
+/// arguments after the state.
+///
+/// # Examples
+///
+/// ```
+/// use corepool::StateTupleFn;
+///
+/// let add = |total: &mut i32, a: i32, b: i32| { *total += a + b; *total };
+/// let mut total = 10;
+/// assert_eq!(add.call_with_state(&mut total, (2, 3)), 15);
+/// ```
+pub trait StateTupleFn<S, Args>: Send + Sync + 'static {
+    /// What the function returns.
+    type Output;
+
+    /// Calls the function with the state and the tuple's fields.
+    fn call_with_state(&self, state: &mut S, args: Args) -> Self::Output;
+}
+
 macro_rules! impl_tuple_fn {
     ($($arg:ident: $ty:ident),+) => {
         impl<Func, Ret, $($ty),+> TupleFn<($($ty,)+)> for Func
@@ -32,6 +54,17 @@ macro_rules! impl_tuple_fn {
 
             fn call_with(&self, ($($arg,)+): ($($ty,)+)) -> Ret {
                 self($($arg),+)
+            }
+        }
+
+        impl<State, Func, Ret, $($ty),+> StateTupleFn<State, ($($ty,)+)> for Func
+        where
+            Func: Fn(&mut State, $($ty),+) -> Ret + Send + Sync + 'static,
+        {
+            type Output = Ret;
+
+            fn call_with_state(&self, state: &mut State, ($($arg,)+): ($($ty,)+)) -> Ret {
+                self(state, $($arg),+)
             }
         }
     };

@@ -90,10 +90,10 @@ use std::time::{Duration, Instant};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::error::WouldDeadlock;
-use crate::job::Inline;
+use crate::job::{Inline, Worker};
 use crate::registry::Registry;
 use crate::unwind;
-use crate::worker;
+use crate::worker::{self, OwnWorker};
 
 /// Unstarted work a waiting worker may run, oldest first.
 type Dependencies = Vec<Arc<dyn Inline>>;
@@ -104,6 +104,12 @@ type Noting = Option<(u64, Dependencies)>;
 
 thread_local! {
     static NOTED: RefCell<Noting> = const { RefCell::new(None) };
+    /// This thread's parker, made once and reused by every wait, so that a
+    /// blocking wait allocates nothing in the steady state.
+    static UNPARKER: Arc<Unparker> = Arc::new(Unparker {
+        thread: thread::current(),
+        woken: AtomicBool::new(false),
+    });
 }
 
 /// The deadline `timeout` from now; `None` (no deadline) if it is too far
@@ -116,13 +122,13 @@ pub(crate) fn deadline(timeout: Duration) -> Option<Instant> {
 enum Place {
     Plain,
     RuntimeWorker,
-    OwnWorker(Arc<Registry>, usize),
+    OwnWorker(OwnWorker),
     Refuse(&'static str),
 }
 
 fn place(pool: u64) -> Place {
-    if let Some((registry, index)) = worker::current_of(pool) {
-        return Place::OwnWorker(registry, index);
+    if let Some(own) = worker::current_of(pool) {
+        return Place::OwnWorker(own);
     }
     let Ok(handle) = Handle::try_current() else {
         return Place::Plain;
@@ -172,12 +178,16 @@ pub(crate) fn ensure_can_block(pool: u64) -> Result<(), WouldDeadlock> {
 }
 
 /// Records, while a worker of `pool` waits in [`block_on`], unstarted work
-/// of a result that was just polled and is not ready.
-pub(crate) fn note_pending(pool: u64, work: &Arc<dyn Inline>) {
+/// of a result that was just polled and is not ready. `work` is only called
+/// there (an async poll pays one thread-local read).
+pub(crate) fn note_pending(pool: u64, work: impl FnOnce() -> Arc<dyn Inline>) {
     NOTED.with(|noted| {
         if let Some((waiting_on, list)) = noted.borrow_mut().as_mut() {
-            if *waiting_on == pool && !list.iter().any(|w| Arc::ptr_eq(w, work)) {
-                list.push(work.clone());
+            if *waiting_on == pool {
+                let work = work();
+                if !list.iter().any(|w| Arc::ptr_eq(w, &work)) {
+                    list.push(work);
+                }
             }
         }
     });
@@ -230,8 +240,8 @@ pub(crate) fn block_on_noted<R>(
         Place::RuntimeWorker => {
             tokio::task::block_in_place(|| park_until_ready(None, deadline, deps, &mut poll))
         }
-        Place::OwnWorker(registry, index) => {
-            let inline = deadline.is_none().then_some((&*registry, index));
+        Place::OwnWorker(own) => {
+            let inline = deadline.is_none().then_some(&own);
             park_until_ready(inline, deadline, deps, &mut poll)
         }
     }
@@ -266,28 +276,26 @@ fn poll_noting<R>(
 }
 
 fn park_until_ready<R>(
-    inline: Option<(&Registry, usize)>,
+    inline: Option<&OwnWorker>,
     deadline: Option<Instant>,
     deps: &mut Dependencies,
     poll: &mut impl FnMut(&mut Context<'_>) -> Poll<R>,
 ) -> Result<Option<R>, WouldDeadlock> {
-    let unparker = Arc::new(Unparker {
-        thread: thread::current(),
-        woken: AtomicBool::new(false),
-    });
+    let unparker = UNPARKER.with(Arc::clone);
+    // A waker made from an `Arc` clones it, without allocating.
     let waker = Waker::from(unparker.clone());
     let mut cx = Context::from_waker(&waker);
     loop {
         let polled = match inline {
-            Some((registry, _)) => poll_noting(registry.id, deps, poll, &mut cx),
+            Some(own) => poll_noting(own.registry.id, deps, poll, &mut cx),
             None => poll(&mut cx),
         };
         if let Poll::Ready(value) = polled {
             return Ok(Some(value));
         }
-        if let Some((registry, index)) = inline {
+        if let Some(own) = inline {
             // After `terminate`, queued work is cancelled, not run.
-            if !registry.is_terminated() && run_one_dependency(deps, index) {
+            if !own.registry.is_terminated() && run_one_dependency(deps, &own.registry, own) {
                 continue;
             }
         }
@@ -312,12 +320,21 @@ fn park_until_ready<R>(
 /// Runs one unstarted job of the noted dependencies, oldest first (an
 /// ordered `imap` waits for its head). Drops the dependencies with nothing
 /// left to claim. `false` if nothing ran.
-fn run_one_dependency(deps: &mut Dependencies, index: usize) -> bool {
+fn run_one_dependency(deps: &mut Dependencies, registry: &Registry, own: &OwnWorker) -> bool {
+    let index = own.index;
+    let worker = Worker {
+        places: &registry.places,
+        stats: &registry.worker_stats[index],
+        index,
+        generation: own.generation,
+        inline: true,
+    };
     while let Some(dep) = deps.first() {
         // Tasks catch user panics themselves; a panicking `Drop` of something
         // a job captured must not unwind into the waiting caller either (the
         // worker loop guards its jobs the same way).
-        match unwind::catch(|| dep.run_one(index)) {
+        let dep = dep.clone();
+        match unwind::catch(|| dep.run_one(&worker)) {
             Ok(true) => {
                 worker::count_job();
                 return true;

@@ -46,7 +46,7 @@ pub struct PoolBuilder {
 }
 
 impl PoolBuilder {
-    /// A builder with the defaults: [`cpu_count()`](crate::cpu_count)
+    /// A builder with the defaults: [`cpu_count()`](cpu_count)
     /// workers named `corepool-worker-{index}`, the platform's default stack
     /// size, no initializer.
     ///
@@ -62,7 +62,7 @@ impl PoolBuilder {
     }
 
     /// The number of worker threads (Python's `processes`). Defaults to
-    /// [`cpu_count()`](crate::cpu_count). Zero, or more than
+    /// [`cpu_count()`](cpu_count). Zero, or more than
     /// [`MAX_WORKERS`](crate::MAX_WORKERS), makes [`build`](Self::build)
     /// fail.
     ///
@@ -272,8 +272,9 @@ impl PoolBuilder {
     }
 
     fn start(self, state: Option<MakeState>) -> Result<Pool, BuildError> {
-        let workers = self.workers.unwrap_or_else(crate::cpu_count);
+        let workers = self.workers.unwrap_or_else(cpu_count);
         limits::check(workers, self.max_tasks_per_worker, self.queue_capacity)?;
+        crate::unwind::install_location_hook();
         let spawner = Arc::new(Spawner {
             thread_name: self.thread_name,
             stack_size: self.stack_size,
@@ -472,4 +473,16 @@ mod tests {
         let s = format!("{b:?}");
         assert!(s.contains("<closure>") && s.contains("Some(2)"), "{s}");
     }
+}
+
+/// The number of CPUs available to this process (Python's `cpu_count()`),
+/// the default number of workers. At least 1.
+///
+/// # Examples
+///
+/// ```
+/// assert!(corepool::cpu_count() >= 1);
+/// ```
+pub fn cpu_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -1,36 +1,67 @@
-//! A unit of work on the queue (one `apply`, or one chunk of a `map` or an
-//! `imap`) and the labels of its tracing span.
+//! The one job cell: every unit of work on the queue (an `apply`, a chunk of
+//! a `map`, a chunk of an `imap`) is a [`Cell`] around a [`Body`], and the
+//! protocol every kind shares is written here once.
 //!
-//! A job is shared (`Arc`) between the queue and the handle waiting for its
-//! result, and whoever *claims* it first runs it: normally a worker that
-//! pops it, but a worker blocked on that very result may claim it out of the
-//! queue and run it itself (see `blocking.rs`). The loser of the race finds
-//! the job empty and does nothing.
+//! # Protocol
+//!
+//! A cell is shared (`Arc`) by the queue and by whoever waits for it. Its
+//! body sits in a `Mutex<Option<_>>` and whoever *takes* it first owns the
+//! job: a worker that popped it, a worker blocked on its result that runs
+//! it inline (`blocking.rs`), `terminate` draining the queue, a submitter
+//! whose push was refused, or the cell's own `Drop`. The loser finds the
+//! body gone and does nothing, so a job runs or is resolved as cancelled
+//! exactly once, and its outcome is always delivered:
+//!
+//! * **run**: in the job's span, metered (counted *before* the outcome is
+//!   delivered, so the waiter's snapshot shows it), under the cancellation
+//!   watch (`cancel.rs`). A job whose result nobody wants any more (its own
+//!   handle dropped, its map failed, or its *parent*, the job that submitted
+//!   it, no longer wanted) is not run: it resolves as cancelled.
+//! * **reject** (refused, shed, terminated) and **drop** (the queue dropped
+//!   it unclaimed): the body resolves as cancelled without running.
+//!
+//! # Queue places
+//!
+//! On a bounded queue a job holds one *place* from its push until it is
+//! claimed, by whichever path: the `placed` flag is swapped off by the
+//! claimer, which gives the place back at once. A job that a waiting worker
+//! ran inline therefore stops counting against the capacity right away,
+//! though its empty shell stays in the channel until a worker pops it.
+//!
+//! # User code and panics
+//!
+//! User values (closures, items, results, errors) can panic in `Drop`. Every
+//! place here that drops one does it under `unwind::catch` (the bodies do the
+//! same for theirs), so such a panic is logged and never unwinds through a
+//! worker's loop or leaves a result unresolved.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::cancel::{self, Wanted};
 use crate::error::Cancellation;
-use crate::metrics::{self, Ran};
+use crate::metrics::{Ran, WorkerStats};
+use crate::places::Places;
+use crate::state;
+use crate::sync::{self, AtomicBool, Mutex, Ordering};
+use crate::unwind;
 
-/// What a job does. Each method acts only if the job has not been claimed
-/// yet, so a job runs or is rejected exactly once, whoever gets to it.
-/// Dropping the last reference to a job that was never claimed must resolve
-/// its result as cancelled (the jobs hold a `Completer`, which does that).
+/// What a job is to the queue and to the threads that run it.
 pub(crate) trait Task: Send + Sync + 'static {
-    /// Claims the job and runs it on `worker`, returning `true`, or returns
-    /// `false` if it was already claimed. `inline`: the worker runs it while
-    /// waiting for it, rather than having popped it off the queue. Never
-    /// unwinds: user panics are caught inside.
-    fn run(&self, worker: usize, inline: bool) -> bool;
+    /// Claims the job and runs it on `worker`: `true`, or `false` if it was
+    /// already claimed (or may not run inline there now). Never unwinds.
+    fn run(self: Arc<Self>, worker: &Worker<'_>) -> bool;
 
-    /// Claims the job and resolves its result as cancelled, for the reason
-    /// `why`, without running it; a no-op if it was already claimed.
-    fn reject(&self, why: Cancellation);
+    /// Claims the job and resolves it as cancelled for `why`: `true`, or
+    /// `false` if it was already claimed.
+    fn reject(&self, places: &Places, why: Cancellation) -> bool;
 
     /// Whether a waiting worker may run this job inline now (see
-    /// [`Labels::may_run_inline`]).
+    /// [`Cell::may_run_inline`]).
     fn may_run_inline(&self) -> bool;
+
+    /// The job's submission header.
+    fn head(&self) -> &Head;
 }
 
 /// A job on the queue.
@@ -38,11 +69,24 @@ pub(crate) type Job = Arc<dyn Task>;
 
 /// Work that a thread blocked on a result may run itself: the unstarted jobs
 /// that result depends on (its own `apply` job, or its map's chunks), and
-/// nothing else.
+/// nothing else (see `blocking.rs`).
 pub(crate) trait Inline: Send + Sync {
-    /// Claims and runs one unstarted job of this result on `worker`.
-    /// `false` when there is none left to claim.
-    fn run_one(&self, worker: usize) -> bool;
+    /// Claims and runs one unstarted job of this result on `worker` (an
+    /// inline one). `false` when there is none left to claim.
+    fn run_one(self: Arc<Self>, worker: &Worker<'_>) -> bool;
+}
+
+/// The worker a job runs on, told to the job rather than read from the
+/// worker's thread-locals.
+pub(crate) struct Worker<'a> {
+    /// The pool's queue places, for the claim to give its place back.
+    pub(crate) places: &'a Places,
+    /// The worker's counters.
+    pub(crate) stats: &'a WorkerStats,
+    pub(crate) index: usize,
+    pub(crate) generation: u64,
+    /// A worker waiting on this job runs it on its own stack.
+    pub(crate) inline: bool,
 }
 
 /// The labels of a job's `corepool.job` span.
@@ -55,79 +99,230 @@ pub(crate) struct Labels {
     pub(crate) stateful: bool,
 }
 
-/// A job's `corepool.job` span, and when the job was submitted.
-#[derive(Debug)]
-pub(crate) struct JobSpan {
+/// What every job carries besides its work: its labels, its span (made at
+/// submission, so a child of the submitter's span), when it was submitted,
+/// the job that submitted it (cancellation reaches nested work through it)
+/// and whether it holds a queue place.
+pub(crate) struct Head {
+    pub(crate) labels: Labels,
     span: tracing::Span,
     submitted: Instant,
+    parent: Option<Arc<dyn Wanted>>,
+    placed: AtomicBool,
 }
 
-/// Handed to a running job to count how it ended (before it delivers its
-/// outcome, so a snapshot taken by the waiter already shows it).
-pub(crate) struct Meter {
-    guard: Option<metrics::JobGuard>,
-    started: Instant,
-}
-
-impl Meter {
-    pub(crate) fn finished(mut self, ran: Ran) {
-        if let Some(guard) = self.guard.take() {
-            guard.finished(ran, self.started.elapsed());
-        }
-    }
-}
-
-impl JobSpan {
-    /// Runs `f` in the span, recording where the job runs, how long it
-    /// waited in the queue (`queued_us`) and how long it ran (`run_us`),
-    /// and counting it in the worker's metrics.
-    pub(crate) fn run<R>(&self, worker: usize, inline: bool, f: impl FnOnce(Meter) -> R) -> R {
-        let started = Instant::now();
-        let queued = started - self.submitted;
-        let meter = Meter {
-            guard: metrics::job_started(queued),
-            started,
-        };
-        let span = &self.span;
-        if span.is_disabled() {
-            return f(meter);
-        }
-        span.record("worker", worker);
-        span.record("generation", crate::worker::generation());
-        span.record("inline", inline);
-        span.record("queued_us", queued.as_micros() as u64);
-        let value = span.in_scope(|| f(meter));
-        span.record("run_us", started.elapsed().as_micros() as u64);
-        value
-    }
-}
-
-impl Labels {
-    /// Whether a worker waiting for this job may run it on its own stack
-    /// now: not a stateful job while the worker's state is lent to the job
-    /// that waits (it is left to another worker).
-    pub(crate) fn may_run_inline(&self) -> bool {
-        !(self.stateful && crate::state::is_lent())
-    }
-
-    /// The job's span, made now, at submission: a child of the span
-    /// current here, so a request's trace contains the CPU work done for
-    /// it (tokio makes a blocking task's span at the call site too).
-    pub(crate) fn span(&self) -> JobSpan {
+impl Head {
+    pub(crate) fn new(labels: Labels) -> Head {
         let span = tracing::debug_span!(
             "corepool.job",
-            id = self.id,
-            kind = self.kind,
-            chunk = self.chunk,
+            id = labels.id,
+            kind = labels.kind,
+            chunk = labels.chunk,
             worker = tracing::field::Empty,
             generation = tracing::field::Empty,
             inline = tracing::field::Empty,
             queued_us = tracing::field::Empty,
             run_us = tracing::field::Empty,
         );
-        JobSpan {
+        Head {
+            labels,
             span,
             submitted: Instant::now(),
+            parent: cancel::current(),
+            placed: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks the job as holding a queue place (before it is pushed).
+    pub(crate) fn set_placed(&self) {
+        self.placed.store(true, Ordering::Relaxed);
+    }
+
+    /// Gives the job's queue place back, if it holds one: exactly once,
+    /// whoever claims it or hands it back.
+    pub(crate) fn release_place(&self, places: &Places) {
+        if self.placed.swap(false, Ordering::AcqRel) {
+            places.give_back();
+        }
+    }
+
+    /// Whether the job that submitted this one is no longer wanted.
+    fn parent_abandoned(&self) -> bool {
+        self.parent.as_ref().is_some_and(|p| p.is_abandoned())
+    }
+}
+
+/// The part of a job that differs by kind: what runs, and where its outcome
+/// goes (`Out`, which lives in the cell's own allocation).
+pub(crate) trait Body: Send + Sized + 'static {
+    /// Where the outcome goes: the result slot of an `apply`; for a map's
+    /// chunk, nothing of its own (its assembler is shared).
+    type Out: Send + Sync + 'static;
+
+    /// Whether the outcome is no longer wanted (its handle dropped, its map
+    /// failed). Reads only `out`: the body is gone while it runs.
+    fn abandoned(out: &Self::Out) -> bool;
+
+    /// Runs the work and delivers its outcome, calling `run.finished` with
+    /// how it ended before delivering. Catches the user's panics.
+    fn run(self, out: &Self::Out, run: Running<'_>);
+
+    /// Resolves the outcome as cancelled for `why` without running; drops
+    /// the work (quietly: a panicking `Drop` is caught).
+    fn cancel(self, out: &Self::Out, id: u64, why: Cancellation);
+}
+
+/// Handed to a running body: its id, the watch to run the user's code under,
+/// and the meter that counts how it ended.
+pub(crate) struct Running<'a> {
+    pub(crate) id: u64,
+    wanted: Arc<dyn Wanted>,
+    stats: &'a WorkerStats,
+    started: Instant,
+    counted: bool,
+}
+
+impl Running<'_> {
+    /// Runs `f` as this job: [`is_cancelled`](crate::is_cancelled) inside
+    /// reports it; returns why, if `f` saw it.
+    pub(crate) fn watch<R>(&self, f: impl FnOnce() -> R) -> (R, Option<Cancellation>) {
+        cancel::watch(self.wanted.clone(), f)
+    }
+
+    /// Counts how the job ended. Call before delivering the outcome.
+    pub(crate) fn finished(mut self, ran: Ran) {
+        self.counted = true;
+        self.stats.finished(ran, self.started.elapsed());
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if !self.counted {
+            // A body that unwound before counting (a panicking `Drop` in
+            // corepool's own bookkeeping path): still count the job once.
+            self.stats.finished(Ran::Failed, self.started.elapsed());
+        }
+        self.stats.stopped();
+    }
+}
+
+/// A job: the header, the body until it is claimed, and where the outcome
+/// goes.
+pub(crate) struct Cell<B: Body> {
+    pub(crate) head: Head,
+    body: Mutex<Option<B>>,
+    pub(crate) out: B::Out,
+}
+
+impl<B: Body> Cell<B> {
+    pub(crate) fn new(labels: Labels, body: B, out: B::Out) -> Arc<Self> {
+        Arc::new(Cell {
+            head: Head::new(labels),
+            body: Mutex::new(Some(body)),
+            out,
+        })
+    }
+
+    /// Takes the body: the one claim. Gives the queue place back.
+    pub(crate) fn claim(&self, places: &Places) -> Option<B> {
+        let body = sync::lock(&self.body).take()?;
+        self.head.release_place(places);
+        Some(body)
+    }
+
+    /// Takes the body back from a job that was refused before anybody else
+    /// could see it (`offer`, `submit`): the work is handed back unrun.
+    pub(crate) fn take_back(&self) -> Option<B> {
+        sync::lock(&self.body).take()
+    }
+
+    /// Whether the job may run inline on this thread now: not a stateful
+    /// job while the worker's state is lent to the job that waits.
+    pub(crate) fn may_run_inline(&self) -> bool {
+        !(self.head.labels.stateful && state::is_lent())
+    }
+
+    fn run_claimed(self: Arc<Self>, body: B, worker: &Worker<'_>) {
+        let started = Instant::now();
+        let queued = started.saturating_duration_since(self.head.submitted);
+        let stats = worker.stats;
+        stats.started(queued);
+        let id = self.head.labels.id;
+        let running = Running {
+            id,
+            wanted: self.clone(),
+            stats,
+            started,
+            counted: false,
+        };
+        if self.is_abandoned() {
+            // Nobody wants the outcome: drop the work unrun.
+            running.finished(Ran::Cancelled);
+            return body.cancel(&self.out, id, Cancellation::Abandoned);
+        }
+        let span = &self.head.span;
+        if span.is_disabled() {
+            return body.run(&self.out, running);
+        }
+        span.record("worker", worker.index);
+        span.record("generation", worker.generation);
+        span.record("inline", worker.inline);
+        span.record("queued_us", queued.as_micros() as u64);
+        span.in_scope(|| body.run(&self.out, running));
+        span.record("run_us", started.elapsed().as_micros() as u64);
+    }
+}
+
+impl<B: Body> Wanted for Cell<B> {
+    fn is_abandoned(&self) -> bool {
+        B::abandoned(&self.out) || self.head.parent_abandoned()
+    }
+}
+
+impl<B: Body> Task for Cell<B> {
+    fn run(self: Arc<Self>, worker: &Worker<'_>) -> bool {
+        if worker.inline && !self.may_run_inline() {
+            return false;
+        }
+        let Some(body) = self.claim(worker.places) else {
+            return false;
+        };
+        self.run_claimed(body, worker);
+        true
+    }
+
+    fn reject(&self, places: &Places, why: Cancellation) -> bool {
+        let Some(body) = self.claim(places) else {
+            return false;
+        };
+        body.cancel(&self.out, self.head.labels.id, why);
+        true
+    }
+
+    fn may_run_inline(&self) -> bool {
+        Cell::may_run_inline(self)
+    }
+
+    fn head(&self) -> &Head {
+        &self.head
+    }
+}
+
+impl<B: Body> Inline for Cell<B> {
+    fn run_one(self: Arc<Self>, worker: &Worker<'_>) -> bool {
+        Task::run(self, worker)
+    }
+}
+
+impl<B: Body> Drop for Cell<B> {
+    fn drop(&mut self) {
+        // Dropped unclaimed (a queue dropped with it): the outcome, and the
+        // error callback, hear of it.
+        let body = sync::lock(&self.body).take();
+        if let Some(body) = body {
+            let (out, id) = (&self.out, self.head.labels.id);
+            unwind::quietly(|| body.cancel(out, id, Cancellation::Abandoned));
         }
     }
 }

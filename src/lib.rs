@@ -138,7 +138,6 @@
     unreachable_pub
 )]
 
-mod apply;
 mod args;
 mod blocking;
 mod builder;
@@ -150,6 +149,7 @@ mod job;
 mod limits;
 mod map;
 mod metrics;
+mod places;
 mod pool;
 mod queue;
 mod registry;
@@ -157,37 +157,24 @@ mod result;
 mod slot;
 mod state;
 mod stateful;
-mod submit;
 mod sync;
 #[cfg(all(test, corepool_loom))]
 mod tests;
 mod unwind;
+mod work;
 mod worker;
 
-pub use args::TupleFn;
-pub use builder::PoolBuilder;
-pub use callbacks::Callbacks;
-pub use cancel::is_cancelled;
+pub use args::{StateTupleFn, TupleFn};
+pub use builder::{PoolBuilder, cpu_count};
+pub use cancel::{cancellation, is_cancelled};
 pub use error::{
     BuildError, Cancellation, JoinError, PanicPayload, SubmitError, TaskError, TaskErrorKind,
-    TimeoutError, TryError, WaitError, WouldDeadlock,
+    TryError, WaitError, WouldDeadlock,
 };
-pub use imap::{BlockingIter, Imap, ImapUnordered};
+pub use imap::{BlockingIter, Imap, ImapUnordered, Input, StreamInput, from_stream};
 pub use limits::{MAX_QUEUE_CAPACITY, MAX_WORKERS};
-pub use map::MapOptions;
 pub use metrics::Metrics;
 pub use pool::Pool;
 pub use result::AsyncResult;
 pub use stateful::StatefulPool;
-
-/// The number of CPUs available to this process (Python's `cpu_count()`),
-/// the default number of workers. At least 1.
-///
-/// # Examples
-///
-/// ```
-/// assert!(corepool::cpu_count() >= 1);
-/// ```
-pub fn cpu_count() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
+pub use work::{Apply, Map, StateWork, Submit, Work};

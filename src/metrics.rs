@@ -8,7 +8,6 @@
 //! with relaxed loads: each counter is exact and monotonic, the snapshot as
 //! a whole is not atomic (as tokio-metrics' snapshots).
 
-use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
@@ -42,51 +41,30 @@ pub(crate) struct SharedStats {
     pub(crate) submitted: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) cancelled: AtomicU64,
+    pub(crate) recycle_failures: AtomicU64,
 }
 
-thread_local! {
-    /// This worker thread's counters.
-    static STATS: RefCell<Option<Arc<WorkerStats>>> = const { RefCell::new(None) };
-}
+impl WorkerStats {
+    /// A job starts on this worker, after waiting `queued` in the queue.
+    pub(crate) fn started(&self, queued: Duration) {
+        self.running.fetch_add(1, Relaxed);
+        self.queued_ns.fetch_add(queued.as_nanos() as u64, Relaxed);
+    }
 
-/// Gives this worker thread its counters (kept across recycling: a new
-/// thread for the same index continues them).
-pub(crate) fn install(stats: Arc<WorkerStats>) {
-    STATS.with(|s| *s.borrow_mut() = Some(stats));
-}
-
-/// Counts a job that starts running on this thread; the guard counts how
-/// it ended and for how long it ran.
-pub(crate) fn job_started(queued: Duration) -> Option<JobGuard> {
-    STATS.with(|s| {
-        let stats = s.borrow().as_ref().cloned()?;
-        stats.running.fetch_add(1, Relaxed);
-        stats.queued_ns.fetch_add(queued.as_nanos() as u64, Relaxed);
-        Some(JobGuard { stats })
-    })
-}
-
-/// A running job's counters.
-pub(crate) struct JobGuard {
-    stats: Arc<WorkerStats>,
-}
-
-impl JobGuard {
-    pub(crate) fn finished(self, ran: Ran, run: Duration) {
-        let stats = &self.stats;
-        stats.run_ns.fetch_add(run.as_nanos() as u64, Relaxed);
+    /// The job that started ended as `ran`, after running for `run`.
+    pub(crate) fn finished(&self, ran: Ran, run: Duration) {
+        self.run_ns.fetch_add(run.as_nanos() as u64, Relaxed);
         match ran {
-            Ran::Completed => &stats.completed,
-            Ran::Failed => &stats.failed,
-            Ran::Cancelled => &stats.cancelled,
+            Ran::Completed => &self.completed,
+            Ran::Failed => &self.failed,
+            Ran::Cancelled => &self.cancelled,
         }
         .fetch_add(1, Relaxed);
     }
-}
 
-impl Drop for JobGuard {
-    fn drop(&mut self) {
-        self.stats.running.fetch_sub(1, Relaxed);
+    /// The job that started no longer occupies the worker.
+    pub(crate) fn stopped(&self) {
+        self.running.fetch_sub(1, Relaxed);
     }
 }
 
@@ -95,7 +73,9 @@ impl Drop for JobGuard {
 /// The counts are monotonic since the pool was built; take two snapshots and
 /// subtract for rates. Jobs are what the queue holds: one per `apply`, one
 /// per chunk of a map or an `imap` (so `submitted` counts chunks, not
-/// items).
+/// items). Every job is counted once as `submitted` or `rejected`, and every
+/// submitted job once as `completed`, `failed` or `cancelled`: when the pool
+/// is idle, `submitted == completed + failed + cancelled`.
 ///
 /// # Examples
 ///
@@ -132,6 +112,10 @@ pub struct Metrics {
     pub queue_wait: Duration,
     /// Total time jobs spent running.
     pub run_time: Duration,
+    /// Times a worker due for recycling (`max_tasks_per_worker`) could not
+    /// start its replacement (the OS refused a thread, or the initializer
+    /// panicked) and kept working instead. Each is also an `error` event.
+    pub recycle_failures: u64,
 }
 
 impl Metrics {
@@ -147,6 +131,7 @@ impl Metrics {
             submitted: shared.submitted.load(Relaxed),
             rejected: shared.rejected.load(Relaxed),
             cancelled: shared.cancelled.load(Relaxed),
+            recycle_failures: shared.recycle_failures.load(Relaxed),
             ..Metrics::default()
         };
         let (mut queued_ns, mut run_ns) = (0_u64, 0_u64);

@@ -1,16 +1,21 @@
-//! [`Pool`]: the public handle, and the pool's lifecycle (close, terminate,
-//! join). The submitting methods live beside their machinery: `apply.rs`,
-//! `submit.rs` (offer, submit), `map/`, `imap/`, `stateful.rs`.
+//! [`Pool`]: the public handle. Every public method of the pool is here, each
+//! a line or two over its machinery: the lifecycle (`registry.rs`), the door
+//! (`work/`), the maps (`map/`) and the streams (`imap/`).
 
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 
+use crate::args::TupleFn;
 use crate::blocking;
 use crate::builder::PoolBuilder;
-use crate::error::{BuildError, JoinError, WouldDeadlock};
+use crate::error::{BuildError, JoinError, SubmitError, WaitError, WouldDeadlock};
+use crate::imap::{self, Imap, ImapUnordered, Input};
 use crate::registry::Registry;
+use crate::result::AsyncResult;
+use crate::work::sealed::{Door, Mode};
+use crate::work::{Map, Stateless, Submit, Work};
 use crate::worker;
 
 /// A pool of dedicated CPU worker threads with Python's `multiprocessing.Pool`
@@ -24,13 +29,20 @@ use crate::worker;
 ///
 /// | Python | corepool | returns |
 /// |---|---|---|
-/// | `apply(f, args)` | [`apply`](Pool::apply) | `Result<T, TaskError>` (blocks) |
-/// | `apply_async(f, args, callback, error_callback)` | [`apply_async`](Pool::apply_async), [`apply_async_with`](Pool::apply_async_with) | [`AsyncResult<T>`](crate::AsyncResult) |
-/// | `map(f, it, chunksize)` | [`map`](Pool::map), [`map_with`](Pool::map_with) | `Result<Vec<T>, TaskError>` (blocks) |
-/// | `map_async(...)` | [`map_async`](Pool::map_async), [`map_async_with`](Pool::map_async_with) | `AsyncResult<Vec<T>>` |
+/// | `apply(f, args)` | [`apply`](Pool::apply) | `Result<T, WaitError>` (blocks) |
+/// | `apply_async(f, args, callback, error_callback)` | [`apply_async`](Pool::apply_async); with callbacks, [`spawn`](Pool::spawn)`(`[`Apply`](crate::Apply)`::new(f).callback(..))` | [`AsyncResult<T>`](crate::AsyncResult) |
+/// | `map(f, it, chunksize)` | [`map`](Pool::map); with options, [`run`](Pool::run)`(`[`Map`](crate::Map)`::new(f, it).chunksize(n))` | `Result<Vec<T>, WaitError>` (blocks) |
+/// | `map_async(...)` | [`map_async`](Pool::map_async); with options, [`spawn`](Pool::spawn)`(Map::new(..)..)` | `AsyncResult<Vec<T>>` |
 /// | `starmap(f, it)` / `starmap_async` | [`starmap`](Pool::starmap), [`starmap_async`](Pool::starmap_async) | as `map` |
 /// | `imap(f, it)` / `imap_unordered` | [`imap`](Pool::imap), [`imap_unordered`](Pool::imap_unordered) | a `Stream` |
 /// | `close()`, `terminate()`, `join()` | [`close`](Pool::close), [`terminate`](Pool::terminate), [`join`](Pool::join), [`join_async`](Pool::join_async) | |
+///
+/// Beyond Python, one door admits every kind of work ([`Work`]: a closure,
+/// an [`Apply`](crate::Apply), a [`Map`]) in the mode a caller needs:
+/// [`spawn`](Pool::spawn) (shed if the bounded queue is full),
+/// [`offer`](Pool::offer) (refuse at once, handing the work back: a web
+/// handler's 503), [`submit`](Pool::submit) (wait for room), and
+/// [`run`](Pool::run) (block for the value).
 ///
 /// Dropping the last handle closes the pool without blocking: queued work
 /// still runs, and every outstanding result still resolves.
@@ -113,6 +125,27 @@ impl Pool {
         self.handle.registry.id
     }
 
+    pub(crate) fn door(&self, stateful: bool, mode: Mode) -> Door<'_> {
+        Door {
+            pool: self,
+            stateful,
+            mode,
+        }
+    }
+
+    /// The mode of a blocking call: on one of this pool's workers, the work
+    /// may run right here.
+    pub(crate) fn blocking_mode(&self) -> Result<Mode, WouldDeadlock> {
+        blocking::ensure_can_block(self.id())?;
+        Ok(match worker::current_of(self.id()) {
+            Some(own) => Mode::Here {
+                index: own.index,
+                generation: own.generation,
+            },
+            None => Mode::Shed,
+        })
+    }
+
     /// The number of worker threads.
     ///
     /// # Examples
@@ -142,7 +175,8 @@ impl Pool {
     /// jobs, and monotonic counts of submitted, rejected, completed, failed
     /// and cancelled jobs with their total queue wait and run time (see
     /// [`Metrics`](crate::Metrics)). Cheap: relaxed loads of a few counters
-    /// per worker, no lock.
+    /// per worker, no lock. When the pool is idle, `submitted == completed +
+    /// failed + cancelled`.
     ///
     /// # Examples
     ///
@@ -183,8 +217,9 @@ impl Pool {
     /// Stops accepting work (Python's `close()`). Work already queued still
     /// runs and its results are delivered; the workers exit when the queue
     /// is empty. Later submissions resolve at once to an error of kind
-    /// cancelled ([`Cancellation::PoolClosed`](crate::Cancellation::PoolClosed)).
-    /// Idempotent; never blocks.
+    /// cancelled ([`Cancellation::PoolClosed`](crate::Cancellation::PoolClosed)),
+    /// and [`offer`](Pool::offer) and [`submit`](Pool::submit) hand the
+    /// work back. Running work is not cancelled. Idempotent; never blocks.
     ///
     /// # Examples
     ///
@@ -194,10 +229,7 @@ impl Pool {
     /// pool.close();
     /// assert_eq!(queued.get()?, 1);
     /// let refused = pool.apply(|| 2).unwrap_err();
-    /// assert_eq!(
-    ///     refused.task_error().unwrap().cancellation(),
-    ///     Some(corepool::Cancellation::PoolClosed)
-    /// );
+    /// assert_eq!(refused.cancellation(), Some(corepool::Cancellation::PoolClosed));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn close(&self) {
@@ -207,10 +239,12 @@ impl Pool {
     /// Stops accepting work and cancels the work that has not started
     /// (Python's `terminate()`, without its hangs: CPython gh-79659).
     ///
-    /// Queued jobs are dropped unrun and their results resolve at once to an
-    /// cancelled error ([`Cancellation::Terminated`](crate::Cancellation::Terminated)). Tasks already
-    /// running cannot be interrupted (threads are not processes): they finish
-    /// and their results are delivered. Idempotent; never blocks. Follow with
+    /// Queued jobs are dropped unrun and their results resolve at once to a
+    /// cancelled error ([`Cancellation::Terminated`](crate::Cancellation::Terminated)).
+    /// Tasks already running cannot be interrupted (threads are not
+    /// processes): [`is_cancelled`](crate::is_cancelled) tells them to stop
+    /// (they then resolve as terminated), and those that do not ask finish
+    /// and deliver their results. Idempotent; never blocks. Follow with
     /// [`join`](Pool::join) to wait for the running tasks.
     ///
     /// # Examples
@@ -315,6 +349,418 @@ impl Pool {
             registry.wait_shutdown().await;
             Ok(())
         }
+    }
+}
+
+// ===== the door =====
+
+impl Pool {
+    /// Submits `work` and returns its [`AsyncResult`] at once; the work
+    /// starts whether or not the result is awaited. On a bounded queue
+    /// that is full, the work is **shed**: it never runs, and its result
+    /// resolves to a cancelled error ([`Cancellation::QueueFull`](crate::Cancellation::QueueFull)).
+    ///
+    /// # Errors
+    ///
+    /// The result resolves to the work's error: see [`AsyncResult`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// use corepool::{Apply, Map};
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let one = pool.spawn(|| 1);
+    /// let two = pool.spawn(Apply::new(|| 2));
+    /// let many = pool.spawn(Map::new(|x: u32| x + 1, 0..3));
+    /// assert_eq!((one.await?, two.await?, many.await?), (1, 2, vec![1, 2, 3]));
+    /// # Ok(()) }
+    /// ```
+    pub fn spawn<W: Work>(&self, work: W) -> AsyncResult<W::Output, W::Error> {
+        admitted(work.start(self.door(false, Mode::Shed)))
+    }
+
+    /// Submits `work` if the pool can take it **now**, or refuses at once
+    /// and hands it back: the shape of a web handler that answers 503 when
+    /// the CPU is saturated (`SubmitError` carries the work, as
+    /// async-channel's `try_send` does). A map is refused when the queue
+    /// has no free place at the call; once admitted, it is cut to fit the
+    /// room there was, and chunks that no longer fit because other
+    /// submitters took the room meanwhile are shed (it resolves as
+    /// [`QueueFull`](crate::Cancellation::QueueFull)).
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Full`] when the bounded queue is full,
+    /// [`SubmitError::Closed`] after [`close`](Pool::close) or
+    /// [`terminate`](Pool::terminate); the work is handed back unrun. An
+    /// admitted submission's result resolves as [`AsyncResult`] says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corepool::SubmitError;
+    ///
+    /// let pool = corepool::Pool::builder().workers(1).queue_capacity(1).build()?;
+    /// let (hold, release) = std::sync::mpsc::channel::<()>();
+    /// let (started, has_started) = std::sync::mpsc::channel();
+    /// let busy = pool.offer(move || { started.send(()).unwrap(); release.recv().ok(); })?;
+    /// has_started.recv()?; // the worker is busy
+    /// let queued = pool.offer(|| 1)?; // takes the only place
+    /// match pool.offer(|| 2) {
+    ///     Err(SubmitError::Full(work)) => assert_eq!(work(), 2), // nothing lost
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// drop(hold);
+    /// # drop((busy, queued));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn offer<W: Work>(
+        &self,
+        work: W,
+    ) -> Result<AsyncResult<W::Output, W::Error>, SubmitError<W>> {
+        work.start(self.door(false, Mode::Offer))
+    }
+
+    /// Submits `work` once the bounded queue has room: a future that
+    /// resolves, once the work is queued, to its [`AsyncResult`] (an
+    /// unbounded queue always has room). A map waits for room chunk by
+    /// chunk; its input is consumed at the call.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Closed`], with the work handed back, if the pool is
+    /// closed before the work gets in.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it resolves drops the work unqueued (see
+    /// [`Submit`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = corepool::Pool::builder().workers(1).queue_capacity(1).build()?;
+    /// let mut results = Vec::new();
+    /// for i in 0..4 {
+    ///     // Waits while the queue is full, instead of shedding.
+    ///     results.push(pool.submit(move || i * 10).await.map_err(|e| e.to_string())?);
+    /// }
+    /// let mut sum = 0;
+    /// for r in results {
+    ///     sum += r.await?;
+    /// }
+    /// assert_eq!(sum, 60);
+    /// # Ok(()) }
+    /// ```
+    pub fn submit<W: Work>(&self, work: W) -> Submit<W, W::Output, W::Error> {
+        Submit::new(work.start_when_room(self.door(false, Mode::Shed)))
+    }
+
+    /// Submits `work` and blocks until its value is ready. Safe inside a
+    /// multi-thread tokio runtime (it blocks through `block_in_place`) and
+    /// on the pool's own workers (nested work runs right there, or is run
+    /// inline by the waiting worker, so nested calls cannot deadlock the
+    /// pool); see the [crate docs](crate#where-blocking-calls-are-allowed).
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Task`] with the work's error (see [`AsyncResult`]);
+    /// [`WaitError::WouldDeadlock`] on the thread of a `current_thread`
+    /// tokio runtime, where nothing is submitted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corepool::{Apply, Map};
+    ///
+    /// let pool = corepool::Pool::new(2)?;
+    /// assert_eq!(pool.run(|| 6 * 7)?, 42);
+    /// assert_eq!(pool.run(Map::new(|x: u8| x * 2, [1, 2]).chunksize(1))?, [2, 4]);
+    /// let err = pool.run(Apply::fallible(|| "x".parse::<u8>())).unwrap_err();
+    /// assert!(err.task_error().unwrap().user_error().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn run<W: Work>(&self, work: W) -> Result<W::Output, WaitError<W::Error>> {
+        let mode = self.blocking_mode()?;
+        admitted(work.start(self.door(false, mode))).get()
+    }
+}
+
+// ===== Python's eight names =====
+
+impl Pool {
+    /// Runs `f` on a worker and blocks until it returns (Python's `apply`):
+    /// [`run`](Pool::run) of a closure. On one of the pool's own workers,
+    /// `f` runs right there.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Task`] if `f` panics (the worker lives on), or with a
+    /// cancelled error after [`close`](Pool::close) or
+    /// [`terminate`](Pool::terminate); [`WaitError::WouldDeadlock`] on the
+    /// thread of a `current_thread` tokio runtime, where `f` is not
+    /// submitted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(2)?;
+    /// let (x, y) = (1, 2);
+    /// assert_eq!(pool.apply(move || x + y)?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply<F, T>(&self, f: F) -> Result<T, WaitError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(f)
+    }
+
+    /// Submits `f` and returns its [`AsyncResult`] at once (Python's
+    /// `apply_async`): [`spawn`](Pool::spawn) of a closure. Dropping the
+    /// result before the work starts cancels it. For Python's `callback` and
+    /// `error_callback`, spawn an [`Apply`](crate::Apply).
+    ///
+    /// # Errors
+    ///
+    /// The result resolves to a [`TaskError`](crate::TaskError): a panic, or a cancellation
+    /// (the pool closed, its bounded queue full: [`QueueFull`](crate::Cancellation::QueueFull),
+    /// terminated, or the result dropped); see [`AsyncResult`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let handles: Vec<_> = (0..4_u64).map(|i| pool.apply_async(move || i * 10)).collect();
+    /// let mut sum = 0;
+    /// for h in handles {
+    ///     sum += h.await?;
+    /// }
+    /// assert_eq!(sum, 60);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Bounds
+    ///
+    /// The closure runs on another thread, later: it must be `Send` and
+    /// own what it uses (`'static`). Neither of these compiles:
+    ///
+    /// ```compile_fail
+    /// let pool = corepool::Pool::new(1).unwrap();
+    /// let shared = std::rc::Rc::new(5); // not Send
+    /// let r = pool.apply_async(move || *shared);
+    /// ```
+    ///
+    /// ```compile_fail
+    /// let pool = corepool::Pool::new(1).unwrap();
+    /// let local = vec![1, 2, 3];
+    /// let r = pool.apply_async(|| local.len()); // borrows a local: not 'static
+    /// ```
+    pub fn apply_async<F, T>(&self, f: F) -> AsyncResult<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn(f)
+    }
+
+    /// Applies `f` to every item on the pool and blocks until all are done,
+    /// returning the results in input order (Python's `map`). The input is
+    /// cut into chunks (see [`Map::chunksize`] for the default and for
+    /// setting it, with [`run`](Pool::run)). Waiting is safe where
+    /// [`apply`](Pool::apply) is.
+    ///
+    /// # Errors
+    ///
+    /// The first item to fail: a panic carries the item's
+    /// [`index`](WaitError::index), and the chunks not yet started are
+    /// cancelled. A cancellation (closed, terminated, queue full), and
+    /// `WouldDeadlock` inside a `current_thread` tokio runtime (where
+    /// nothing is submitted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(4)?;
+    /// let lengths = pool.map(|s: &str| s.len(), ["a", "bb", "ccc"])?;
+    /// assert_eq!(lengths, [1, 2, 3]);
+    /// assert!(pool.map(|x: u8| x, Vec::new())?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn map<I, T, F>(&self, f: F, items: I) -> Result<Vec<T>, WaitError>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        T: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+    {
+        let mode = self.blocking_mode()?;
+        admitted(Map::new(f, items).start_in::<Stateless>(self.door(false, mode))).get()
+    }
+
+    /// Submits `f` over every item and returns an [`AsyncResult`] of the
+    /// results in input order (Python's `map_async`). The input is consumed
+    /// at the call (as Python's `list(iterable)`); for a long or endless
+    /// input, use [`imap`](Pool::imap). For options (chunksize, callbacks,
+    /// fail-fast, fallible functions), [`spawn`](Pool::spawn) a [`Map`].
+    ///
+    /// # Errors
+    ///
+    /// The result resolves to the first error to arrive, a
+    /// [`TaskError`](crate::TaskError):
+    /// an item that panicked (with its index), or a cancellation (the pool
+    /// closed, its bounded queue full, terminated); see [`AsyncResult`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let words = vec!["tokio".to_string(), "rayon".into(), "corepool".into()];
+    /// let upper = pool.map_async(|w: String| w.to_uppercase(), words).await?;
+    /// assert_eq!(upper, ["TOKIO", "RAYON", "COREPOOL"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn map_async<I, T, F>(&self, f: F, items: I) -> AsyncResult<Vec<T>>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        T: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+    {
+        admitted(Map::new(f, items).start_in::<Stateless>(self.door(false, Mode::Shed)))
+    }
+
+    /// Like [`map`](Pool::map) for a function of several arguments, fed with
+    /// tuples (Python's `starmap`). Functions of 1 to 12 arguments work; see
+    /// [`TupleFn`].
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](Pool::map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(2)?;
+    /// let pairs = vec![(1, 2), (3, 4), (5, 6)];
+    /// assert_eq!(pool.starmap(|a, b| a * b, pairs)?, [2, 12, 30]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn starmap<I, F>(&self, f: F, items: I) -> Result<Vec<F::Output>, WaitError>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: TupleFn<I::Item>,
+        F::Output: Send + 'static,
+    {
+        self.map(move |args| f.call_with(args), items)
+    }
+
+    /// The async form of [`starmap`](Pool::starmap) (Python's
+    /// `starmap_async`).
+    ///
+    /// # Errors
+    ///
+    /// As [`map_async`](Pool::map_async).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let v = pool.starmap_async(|s: String, n: usize| s.repeat(n), [("ab".into(), 2)]).await?;
+    /// assert_eq!(v, ["abab"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn starmap_async<I, F>(&self, f: F, items: I) -> AsyncResult<Vec<F::Output>>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: TupleFn<I::Item>,
+        F::Output: Send + 'static,
+    {
+        self.map_async(move |args| f.call_with(args), items)
+    }
+
+    /// Applies `f` to each item of `input` on the pool, yielding results in
+    /// input order as a [`Stream`](futures::Stream) (Python's `imap`, done
+    /// right). `input` is any iterator, or a stream through
+    /// [`from_stream`](crate::from_stream).
+    ///
+    /// The input is pulled lazily, a bounded window ahead of what the
+    /// consumer has taken (by default at least 4 chunks per worker, 64 items
+    /// per worker, of at most 1 024 items each), so an endless input, a slow
+    /// consumer or one very slow item cannot grow memory. Chunks adapt to
+    /// the items' cost unless [`Imap::chunksize`] fixes them;
+    /// [`Imap::buffersize`] sets the window. Consume it from sync code with
+    /// [`Imap::into_blocking_iter`]. An iterator input is pulled on the
+    /// thread that polls the stream: one that blocks (`BufRead::lines` on a
+    /// pipe) blocks that thread; give async code a stream instead.
+    ///
+    /// Each item resolves on its own: a panic is that item's error (with its
+    /// index) and the stream goes on. A function returning `Result` yields
+    /// `Result<Result<T, E>, TaskError>` items.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// use futures::StreamExt;
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let mut results = pool.imap(|x: u32| 10 / x, [5, 0, 2]);
+    /// assert_eq!(results.next().await.unwrap()?, 2);
+    /// let err = results.next().await.unwrap().unwrap_err();
+    /// assert_eq!((err.is_panic(), err.index()), (true, Some(1)));
+    /// assert_eq!(results.next().await.unwrap()?, 5); // the stream goes on
+    /// assert!(results.next().await.is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn imap<In, T, F>(&self, f: F, input: In) -> Imap<T>
+    where
+        In: Input,
+        F: Fn(In::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        imap::ordered(self, f, input.into_stream(), false)
+    }
+
+    /// Like [`imap`](Pool::imap), but yields each result as soon as its
+    /// chunk finishes (Python's `imap_unordered`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// use futures::TryStreamExt;
+    ///
+    /// let pool = corepool::Pool::new(2).unwrap();
+    /// let mut v: Vec<u32> = pool.imap_unordered(|x: u32| x * 3, 0..5).try_collect().await?;
+    /// v.sort();
+    /// assert_eq!(v, [0, 3, 6, 9, 12]);
+    /// # Ok(()) }
+    /// ```
+    pub fn imap_unordered<In, T, F>(&self, f: F, input: In) -> ImapUnordered<T>
+    where
+        In: Input,
+        F: Fn(In::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        imap::unordered(self, f, input.into_stream(), false)
+    }
+}
+
+/// The result of work submitted in a mode that never refuses.
+pub(crate) fn admitted<W, T, E>(started: Result<AsyncResult<T, E>, SubmitError<W>>) -> AsyncResult<T, E> {
+    match started {
+        Ok(result) => result,
+        Err(_) => unreachable!("only `offer` refuses"),
     }
 }
 

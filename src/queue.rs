@@ -1,8 +1,10 @@
 //! The pool's job queue: an MPMC channel that submitters push to and workers
-//! pop from, unbounded or of a fixed capacity, which can be closed (no more
-//! pushes; pops drain what is left, then report `Closed`). Pushing is
-//! lock-free (async-channel's `ConcurrentQueue`), so many tokio tasks
-//! submitting at once do not serialize on a lock.
+//! pop from, which can be closed (no more pushes; pops drain what is left,
+//! then report `Closed`). Pushing is lock-free (async-channel's
+//! `ConcurrentQueue`), so many tokio tasks submitting at once do not
+//! serialize on a lock. The channel itself is unbounded: a bounded pool's
+//! capacity is counted in `places.rs`, where a claimed job gives its place
+//! back at once.
 //!
 //! Normally this is an `async-channel`. Under `cfg(corepool_loom)` it is a
 //! `Mutex<VecDeque>` with the same contract, so the loom models of
@@ -10,16 +12,7 @@
 //! explore the registry's protocol; the channel itself is async-channel's
 //! to get right, and is linearizable, which the stand-in is too.
 
-use std::future::Future;
-
 use crate::job::Job;
-
-/// Why [`Queue::push`] handed a job back.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub(crate) enum Refused {
-    Full,
-    Closed,
-}
 
 /// Why [`Queue::try_pop`] returned nothing.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,31 +31,14 @@ pub(crate) struct Queue {
 
 #[cfg(not(corepool_loom))]
 impl Queue {
-    /// A queue of `capacity` jobs, or unbounded.
-    pub(crate) fn new(capacity: Option<usize>) -> Self {
-        let (sender, receiver) = match capacity {
-            Some(capacity) => async_channel::bounded(capacity),
-            None => async_channel::unbounded(),
-        };
+    pub(crate) fn new() -> Self {
+        let (sender, receiver) = async_channel::unbounded();
         Queue { sender, receiver }
     }
 
-    /// Queues `job`, or hands it back with why: the queue is full or closed.
-    pub(crate) fn push(&self, job: Job) -> Result<(), (Job, Refused)> {
-        self.sender.try_send(job).map_err(|e| match e {
-            async_channel::TrySendError::Full(job) => (job, Refused::Full),
-            async_channel::TrySendError::Closed(job) => (job, Refused::Closed),
-        })
-    }
-
-    /// Queues `job` once there is room; hands it back if the queue closes
-    /// first. Dropping the future drops the job unqueued.
-    pub(crate) fn push_when_room(
-        &self,
-        job: Job,
-    ) -> impl Future<Output = Result<(), Job>> + Send + 'static {
-        let sender = self.sender.clone();
-        async move { sender.send(job).await.map_err(|e| e.into_inner()) }
+    /// Queues `job`, or hands it back if the queue is closed.
+    pub(crate) fn push(&self, job: Job) -> Result<(), Job> {
+        self.sender.try_send(job).map_err(|e| e.into_inner())
     }
 
     pub(crate) fn try_pop(&self) -> Result<Job, Empty> {
@@ -86,15 +62,6 @@ impl Queue {
         self.sender.is_closed()
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.receiver.len()
-    }
-
-    /// Free places in a bounded queue (a snapshot); `None` if unbounded.
-    pub(crate) fn room(&self) -> Option<usize> {
-        let capacity = self.sender.capacity()?;
-        Some(capacity.saturating_sub(self.sender.len()))
-    }
 }
 
 #[cfg(corepool_loom)]
@@ -104,30 +71,19 @@ pub(crate) struct Queue {
 
 #[cfg(corepool_loom)]
 impl Queue {
-    pub(crate) fn new(_capacity: Option<usize>) -> Self {
+    pub(crate) fn new() -> Self {
         Queue {
             inner: crate::sync::Mutex::new((std::collections::VecDeque::new(), false)),
         }
     }
 
-    pub(crate) fn room(&self) -> Option<usize> {
-        None
-    }
-
-    pub(crate) fn push(&self, job: Job) -> Result<(), (Job, Refused)> {
+    pub(crate) fn push(&self, job: Job) -> Result<(), Job> {
         let mut inner = crate::sync::lock(&self.inner);
         if inner.1 {
-            return Err((job, Refused::Closed));
+            return Err(job);
         }
         inner.0.push_back(job);
         Ok(())
-    }
-
-    pub(crate) fn push_when_room(
-        &self,
-        job: Job,
-    ) -> impl Future<Output = Result<(), Job>> + Send + 'static {
-        std::future::ready(self.push(job).map_err(|(job, _)| job))
     }
 
     pub(crate) fn try_pop(&self) -> Result<Job, Empty> {
@@ -157,7 +113,4 @@ impl Queue {
         crate::sync::lock(&self.inner).1
     }
 
-    pub(crate) fn len(&self) -> usize {
-        crate::sync::lock(&self.inner).0.len()
-    }
 }

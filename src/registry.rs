@@ -7,7 +7,8 @@
 //!   `Closed` on the submitting thread; what is queued still runs, and the
 //!   workers exit once the queue is drained.
 //! * `terminate` sets `terminated`, closes the queue, then drains it,
-//!   rejecting every job as `Cancelled`. A worker checks `terminated` before
+//!   rejecting every job it can still claim as `Terminated` (a shell whose
+//!   job already ran inline is not counted again). A worker checks `terminated` before
 //!   it runs a job it popped, so a job popped while `terminate` drains is
 //!   cancelled too; a job a worker had already started finishes.
 //! * A job is claimed exactly once (see `job.rs`), so whichever of "run",
@@ -20,39 +21,88 @@
 //! reads it a little late runs a job that `terminate` would have cancelled,
 //! which is the same outcome as the job having been popped a moment earlier.
 //!
+//! # Counting
+//!
+//! Every job is counted once, when its fate at submission is known: as
+//! `submitted` when it is queued (or run in place by the thread that waits
+//! for it), as `rejected` when the pool refuses it. A job waiting for room
+//! is counted when it gets in or gives up, not before. Every submitted job
+//! is then counted once as completed, failed or cancelled: by the worker
+//! that claims it (`job.rs`), or by `terminate` for the jobs it claims.
+//!
 //! The registry is freed when the last handle and the last worker are gone;
 //! the `JoinHandle`s it holds are then dropped, which detaches threads that
 //! were never joined, so their stacks are released when they exit.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
+use std::sync::atomic::{AtomicBool as StdAtomicBool, Ordering::Relaxed};
 use std::thread::JoinHandle;
 
 use async_channel::{Receiver, Sender};
 
-use crate::error::Cancellation;
-use crate::job::Job;
+use crate::error::{Cancellation, SubmitError};
+use crate::job::{Job, Worker};
 use crate::metrics::{SharedStats, WorkerStats};
-use crate::queue::{Empty, Queue, Refused};
-use crate::sync::{self, AtomicBool, Mutex, Ordering};
+use crate::places::Places;
+use crate::queue::{Empty, Queue};
+use crate::sync::{self, Mutex, Ordering};
 use crate::unwind;
 
 /// Distinguishes pools, so a worker can tell its own pool's sync calls apart.
 static NEXT_POOL_ID: StdAtomicU64 = StdAtomicU64::new(1);
 
+/// Why the pool did not queue a job.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub(crate) enum Refused {
+    /// The bounded queue has no free place.
+    Full,
+    /// The pool was closed or terminated.
+    Closed,
+}
+
+impl Refused {
+    /// The refusal as `offer` and `submit` report it, with the work.
+    pub(crate) fn hand_back<W>(self, work: W) -> SubmitError<W> {
+        match self {
+            Refused::Full => SubmitError::Full(work),
+            Refused::Closed => SubmitError::Closed(work),
+        }
+    }
+
+    /// The reason a job shed for this resolves with.
+    pub(crate) fn cancellation(self) -> Cancellation {
+        match self {
+            Refused::Full => Cancellation::QueueFull,
+            Refused::Closed => Cancellation::PoolClosed,
+        }
+    }
+}
+
 pub(crate) struct Registry {
     pub(crate) id: u64,
     pub(crate) workers: usize,
     queue: Queue,
-    terminated: AtomicBool,
+    pub(crate) places: Places,
+    /// Shared with the workers' `is_cancelled` (see `cancel.rs`).
+    terminated: Arc<StdAtomicBool>,
     next_job: StdAtomicU64,
     /// Every worker holds a clone of the matching sender and never sends:
     /// this receiver reports `Closed` once the last worker has exited.
     shutdown: Receiver<()>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    threads: Mutex<Threads>,
     /// Counters of the submitting threads, and of each worker index.
     pub(crate) stats: SharedStats,
     pub(crate) worker_stats: Vec<Arc<WorkerStats>>,
+}
+
+/// The threads to join: the current one of each worker index, and the
+/// recycled ones that may still be running their thread-local destructors.
+#[derive(Default)]
+struct Threads {
+    current: Vec<JoinHandle<()>>,
+    retired: Vec<JoinHandle<()>>,
 }
 
 // ===== impl Registry =====
@@ -63,84 +113,135 @@ impl Registry {
     pub(crate) fn new(workers: usize, capacity: Option<usize>) -> (Arc<Self>, Sender<()>) {
         let (shutdown_tx, shutdown) = async_channel::bounded(1);
         let registry = Registry {
-            id: NEXT_POOL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id: NEXT_POOL_ID.fetch_add(1, Relaxed),
             workers,
-            queue: Queue::new(capacity),
-            terminated: AtomicBool::new(false),
+            queue: Queue::new(),
+            places: Places::new(capacity),
+            terminated: Arc::new(StdAtomicBool::new(false)),
             next_job: StdAtomicU64::new(0),
             shutdown,
-            threads: Mutex::new(Vec::new()),
+            threads: Mutex::new(Threads::default()),
             stats: SharedStats::default(),
             worker_stats: (0..workers).map(|_| Arc::default()).collect(),
         };
         (Arc::new(registry), shutdown_tx)
     }
 
-    /// Records the thread of the next worker index (build order).
-    pub(crate) fn add_thread(&self, handle: JoinHandle<()>) {
-        sync::lock(&self.threads).push(handle);
+    /// The flag `is_cancelled` reads on this pool's workers.
+    pub(crate) fn terminated_flag(&self) -> Arc<StdAtomicBool> {
+        self.terminated.clone()
     }
 
-    /// Puts a recycled worker's new thread in its slot, returning the old
-    /// thread's handle.
-    pub(crate) fn replace_thread(
-        &self,
-        index: usize,
-        handle: JoinHandle<()>,
-    ) -> Option<JoinHandle<()>> {
+    /// Records the thread of the next worker index (build order).
+    pub(crate) fn add_thread(&self, handle: JoinHandle<()>) {
+        sync::lock(&self.threads).current.push(handle);
+    }
+
+    /// Puts a recycled worker's new thread in its slot. The old thread is
+    /// kept to be joined (it is about to exit), so `join` also waits for its
+    /// thread-local destructors; old threads that have already exited are
+    /// joined here, so the list stays short.
+    pub(crate) fn replace_thread(&self, index: usize, handle: JoinHandle<()>) {
         let mut threads = sync::lock(&self.threads);
-        match threads.get_mut(index) {
+        let old = match threads.current.get_mut(index) {
             Some(slot) => Some(std::mem::replace(slot, handle)),
             None => {
-                threads.push(handle);
+                threads.current.push(handle);
                 None
             }
+        };
+        let (done, running): (Vec<_>, Vec<_>) = std::mem::take(&mut threads.retired)
+            .into_iter()
+            .partition(JoinHandle::is_finished);
+        threads.retired = running;
+        threads.retired.extend(old);
+        drop(threads);
+        for thread in done {
+            let _ = thread.join();
         }
     }
 
     pub(crate) fn next_job_id(&self) -> u64 {
-        self.next_job
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.next_job.fetch_add(1, Relaxed)
     }
 
-    /// Queues a job. If the pool no longer accepts work, or its queue is
-    /// full, the job is rejected (cancelled) instead, on this thread.
+    /// Queues a job, or says why not. Counts it as submitted or rejected.
+    pub(crate) fn push(&self, job: Job) -> Result<(), Refused> {
+        self.try_push(job).inspect_err(|_| {
+            self.stats.rejected.fetch_add(1, Relaxed);
+        })
+    }
+
+    /// Queues a job, or says why not, counting only a success: for a caller
+    /// that does something else with a refused job (waits for room, runs it
+    /// in place), which is then counted.
+    pub(crate) fn try_push(&self, job: Job) -> Result<(), Refused> {
+        if self.queue.is_closed() {
+            return Err(Refused::Closed);
+        }
+        if !self.places.try_take() {
+            return Err(Refused::Full);
+        }
+        self.enqueue(job)
+    }
+
+    /// Queues a job that holds a place; gives the place back if the queue
+    /// closed meanwhile.
+    fn enqueue(&self, job: Job) -> Result<(), Refused> {
+        job.head().set_placed();
+        match self.queue.push(job) {
+            Ok(()) => {
+                self.stats.submitted.fetch_add(1, Relaxed);
+                Ok(())
+            }
+            Err(job) => {
+                job.head().release_place(&self.places);
+                Err(Refused::Closed)
+            }
+        }
+    }
+
+    /// Queues a job, or resolves it as cancelled (shed) on this thread.
     pub(crate) fn submit(&self, job: Job) {
-        if let Err((job, why)) = self.try_submit(job) {
-            job.reject(match why {
-                Refused::Full => Cancellation::QueueFull,
-                Refused::Closed => Cancellation::PoolClosed,
-            });
+        if let Err(why) = self.push(job.clone()) {
+            job.reject(&self.places, why.cancellation());
         }
     }
 
-    /// Queues a job, or hands it back with why it was refused.
-    pub(crate) fn try_submit(&self, job: Job) -> Result<(), (Job, Refused)> {
-        let pushed = self.queue.push(job);
-        match pushed {
-            Ok(()) => &self.stats.submitted,
-            Err(_) => &self.stats.rejected,
-        }
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        pushed
-    }
-
-    /// Queues a job once there is room (see `Queue::push_when_room`).
-    pub(crate) fn submit_when_room(
+    /// Queues a job once a place is free; `Err(Closed)` if the pool closes
+    /// first. Dropping the future gives up without queuing.
+    pub(crate) fn push_when_room(
         self: &Arc<Self>,
         job: Job,
-    ) -> impl std::future::Future<Output = Result<(), Job>> + Send + 'static {
-        let pushed = self.queue.push_when_room(job);
+    ) -> impl Future<Output = Result<(), Refused>> + Send + 'static {
         let registry = self.clone();
         async move {
-            let pushed = pushed.await;
-            match pushed {
-                Ok(()) => &registry.stats.submitted,
-                Err(_) => &registry.stats.rejected,
+            let closed = || registry.queue.is_closed();
+            if !registry.places.take_when_free(closed).await {
+                registry.stats.rejected.fetch_add(1, Relaxed);
+                return Err(Refused::Closed);
             }
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            pushed
+            registry.enqueue(job).inspect_err(|_| {
+                registry.stats.rejected.fetch_add(1, Relaxed);
+            })
         }
+    }
+
+    /// Runs `job` at once on the worker `index` of this pool, which is the
+    /// thread waiting for it (a nested sync call, a chunk's tail that could
+    /// not be queued): counted as submitted, never queued.
+    pub(crate) fn run_here(&self, job: Job, index: usize, generation: u64) {
+        self.stats.submitted.fetch_add(1, Relaxed);
+        let worker = Worker {
+            places: &self.places,
+            stats: &self.worker_stats[index],
+            index,
+            generation,
+            inline: true,
+        };
+        unwind::quietly(move || {
+            job.run(&worker);
+        });
     }
 
     /// The next job, without waiting.
@@ -163,6 +264,7 @@ impl Registry {
 
     pub(crate) fn close(&self) {
         if self.queue.close() {
+            self.places.wake_all();
             tracing::debug!(pool = self.id, "pool closed");
         }
     }
@@ -170,45 +272,56 @@ impl Registry {
     pub(crate) fn terminate(&self) {
         self.terminated.store(true, Ordering::Release);
         self.close();
-        let mut cancelled = 0_usize;
+        let mut cancelled = 0_u64;
         while let Ok(job) = self.queue.try_pop() {
-            cancel(job);
-            cancelled += 1;
+            cancelled += u64::from(self.cancel(job));
         }
-        self.stats
-            .cancelled
-            .fetch_add(cancelled as u64, std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(pool = self.id, cancelled, "pool terminated");
     }
 
-    /// Runs a job popped by worker `index`, or cancels it after `terminate`.
-    pub(crate) fn execute(&self, job: Job, index: usize) {
-        if self.is_terminated() {
-            self.stats
-                .cancelled
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return cancel(job);
+    /// Rejects a queued job that will not run, counting it cancelled if it
+    /// was still unclaimed. A panic from a captured value's `Drop` does not
+    /// escape into the caller.
+    fn cancel(&self, job: Job) -> bool {
+        let mut claimed = false;
+        unwind::quietly(|| {
+            claimed = job.reject(&self.places, Cancellation::Terminated);
+            drop(job);
+        });
+        if claimed {
+            self.stats.cancelled.fetch_add(1, Relaxed);
         }
-        if unwind::catch(|| job.run(index, false)).is_err() {
-            // Tasks catch user panics themselves; this only guards the worker
-            // against a panicking `Drop` of something a task captured.
-            tracing::error!(
-                pool = self.id,
-                worker = index,
-                "a job panicked outside its task"
-            );
-        }
+        claimed
     }
 
-    /// Jobs waiting for a worker: an upper bound, since a job claimed by a
-    /// worker that waits on it stays counted until a worker pops it.
+    /// Runs a job popped by worker `index`, or cancels it after `terminate`.
+    /// The job is dropped inside the guard too: the last reference to it
+    /// may drop a user value whose `Drop` panics.
+    pub(crate) fn execute(&self, job: Job, index: usize, generation: u64) {
+        if self.is_terminated() {
+            self.cancel(job);
+            return;
+        }
+        let worker = Worker {
+            places: &self.places,
+            stats: &self.worker_stats[index],
+            index,
+            generation,
+            inline: false,
+        };
+        unwind::quietly(move || {
+            job.run(&worker);
+        });
+    }
+
     /// Free places in a bounded queue now; `None` if it is unbounded.
     pub(crate) fn room(&self) -> Option<usize> {
-        self.queue.room()
+        self.places.room()
     }
 
+    /// Jobs waiting for a worker (claimed jobs no longer count).
     pub(crate) fn queued(&self) -> usize {
-        self.queue.len()
+        self.places.used()
     }
 
     /// Resolves when every worker has exited.
@@ -218,27 +331,15 @@ impl Registry {
         let _ = self.shutdown.recv().await;
     }
 
-    /// Joins the threads that have not been joined yet.
+    /// Joins the threads that have not been joined yet, recycled ones too.
     pub(crate) fn join_threads(&self) {
         let threads = std::mem::take(&mut *sync::lock(&self.threads));
-        for thread in threads {
+        for thread in threads.retired.into_iter().chain(threads.current) {
             // Workers catch every user panic; a thread that died anyway (a
             // panicking `Drop` in a thread-local, say) has nothing to report.
             if thread.join().is_err() {
                 tracing::error!(pool = self.id, "a worker thread panicked");
             }
         }
-    }
-}
-
-/// Rejects a job that will not run; its result resolves as cancelled. A
-/// panic from a captured value's `Drop` must not escape into the caller.
-pub(crate) fn cancel(job: Job) {
-    let dropped = unwind::catch(move || {
-        job.reject(Cancellation::Terminated);
-        drop(job);
-    });
-    if dropped.is_err() {
-        tracing::warn!("a cancelled task's drop panicked");
     }
 }

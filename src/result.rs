@@ -11,12 +11,24 @@ use std::time::{Duration, Instant};
 use futures::future::FusedFuture;
 
 use crate::blocking;
-use crate::error::{Outcome, TaskError, TimeoutError, WaitError, WouldDeadlock};
+use crate::error::{Outcome, TaskError, WaitError};
 use crate::job::Inline;
 use crate::slot::Slot;
 
-/// The result of [`Pool::apply_async`](crate::Pool::apply_async),
-/// [`Pool::map_async`](crate::Pool::map_async) and their relatives.
+/// What an [`AsyncResult`] reads from: the allocation its outcome lives in
+/// (an `apply`'s job cell, a map's assembler), which also knows the
+/// unstarted work a worker blocked on it may run itself.
+pub(crate) trait Pending<T>: Send + Sync {
+    fn slot(&self) -> &Slot<T>;
+
+    /// The work behind this result, for a blocked worker to run inline.
+    fn inline(self: Arc<Self>) -> Arc<dyn Inline>;
+}
+
+/// The result of a submission: [`Pool::apply_async`](crate::Pool::apply_async),
+/// [`Pool::map_async`](crate::Pool::map_async), and the door's
+/// [`spawn`](crate::Pool::spawn), [`offer`](crate::Pool::offer) and
+/// [`submit`](crate::Pool::submit).
 ///
 /// The work is submitted when the `AsyncResult` is created, like a tokio
 /// `JoinHandle`: it runs whether or not anybody polls. Await it from async
@@ -26,10 +38,23 @@ use crate::slot::Slot;
 /// [`ready`](AsyncResult::ready), [`successful`](AsyncResult::successful)).
 ///
 /// Dropping an `AsyncResult` before its work has started cancels the work:
-/// the closure is dropped, never run. Work already running finishes and its
-/// value is dropped. [`detach`](AsyncResult::detach) lets the work run
-/// anyway; submissions with [`Callbacks`](crate::Callbacks) are detached
+/// the closure is dropped, never run. Work already running goes on unless it
+/// checks [`is_cancelled`](crate::is_cancelled) (then it stops early), and
+/// its value is dropped. [`detach`](AsyncResult::detach) lets the work run
+/// anyway; submissions with a `callback` or `error_callback` are detached
 /// from the start.
+///
+/// # Errors
+///
+/// It resolves to `Err(E)`, a [`TaskError`] (or a
+/// [`TryError`](crate::TryError) for fallible work), when the work panicked,
+/// or was cancelled: the pool was closed at submission
+/// ([`Cancellation::PoolClosed`](crate::Cancellation::PoolClosed)), its
+/// bounded queue was full ([`Cancellation::QueueFull`](crate::Cancellation::QueueFull),
+/// from `spawn` and the `_async` names, which shed rather than wait),
+/// [`terminate`](crate::Pool::terminate) removed it from the queue
+/// ([`Cancellation::Terminated`](crate::Cancellation::Terminated)), or
+/// nobody wanted it any more ([`Cancellation::Abandoned`](crate::Cancellation::Abandoned)).
 ///
 /// # Examples
 ///
@@ -46,16 +71,18 @@ use crate::slot::Slot;
 ///
 /// Awaiting is cancel safe: dropping the `.await` (say, in a `select!`) loses
 /// nothing as long as the `AsyncResult` itself is kept and polled again.
-#[must_use = "dropping an AsyncResult cancels its work if it has not started; `.await` it, or `detach()` it"]
 ///
-/// The error type `E` is [`TaskError`] for the plain forms and
-/// [`TryError<U>`](crate::TryError) for the fallible (`try_`) ones.
+/// The error type `E` is [`TaskError`] for plain work and
+/// [`TryError<U>`](crate::TryError) for fallible work
+/// ([`Apply::fallible`](crate::Apply::fallible),
+/// [`Map::fallible`](crate::Map::fallible)).
+#[must_use = "dropping an AsyncResult cancels its work if it has not started; `.await` it, or `detach()` it"]
 pub struct AsyncResult<T, E = TaskError> {
-    slot: Arc<Slot<T>>,
+    /// Where the outcome lives; also the unstarted work this result waits
+    /// for, which a worker of the same pool blocked on it may run itself
+    /// (see `blocking.rs`).
+    cell: Arc<dyn Pending<T>>,
     pool: u64,
-    /// The unstarted work this result waits for, which a worker of the same
-    /// pool blocked on it may run itself (see `blocking.rs`).
-    work: Option<Arc<dyn Inline>>,
     detached: bool,
     taken: bool,
     /// Turns the pool's internal error into the one this result hands out
@@ -64,44 +91,36 @@ pub struct AsyncResult<T, E = TaskError> {
 }
 
 impl<T, E> AsyncResult<T, E> {
-    pub(crate) fn new(
-        slot: Arc<Slot<T>>,
-        pool: u64,
-        detached: bool,
-        work: Option<Arc<dyn Inline>>,
-    ) -> Self
+    pub(crate) fn new(cell: Arc<dyn Pending<T>>, pool: u64, detached: bool) -> Self
     where
         E: Outcome,
     {
         AsyncResult {
-            slot,
+            cell,
             pool,
-            work,
             detached,
             taken: false,
             convert: E::from_task_error,
         }
     }
 
-    fn take(&mut self, outcome: Option<Result<T, TaskError>>) -> Result<T, E> {
-        self.taken = true;
-        self.work = None;
-        outcome
-            .expect("AsyncResult: the result was already taken")
-            .map_err(self.convert)
+    fn slot(&self) -> &Slot<T> {
+        self.cell.slot()
     }
 
     /// Tells a worker blocked on this result what it may run itself.
     fn note_pending(&self) {
-        if let Some(work) = &self.work {
-            blocking::note_pending(self.pool, work);
-        }
+        blocking::note_pending(self.pool, || self.cell.clone().inline());
     }
 
-    /// Polls for the outcome, taking it.
-    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
-        match self.slot.poll_take(cx) {
-            Poll::Ready(outcome) => Poll::Ready(self.take(outcome)),
+    /// Polls for the outcome, taking it: `Ready(None)` if it was taken
+    /// before.
+    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, E>>> {
+        match self.slot().poll_take(cx) {
+            Poll::Ready(outcome) => {
+                self.taken = true;
+                Poll::Ready(outcome.map(|o| o.map_err(self.convert)))
+            }
             Poll::Pending => {
                 self.note_pending();
                 Poll::Pending
@@ -110,8 +129,8 @@ impl<T, E> AsyncResult<T, E> {
     }
 
     /// Waits for completion; `Ok(false)` if `deadline` passed first.
-    fn wait_until(&self, deadline: Option<Instant>) -> Result<bool, WouldDeadlock> {
-        let waiter = self.slot.waiter();
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<bool, WaitError<E>> {
+        let waiter = self.slot().waiter();
         let waited = blocking::block_on_until(self.pool, deadline, |cx| {
             let polled = waiter.poll_complete(cx);
             if polled.is_pending() {
@@ -132,15 +151,14 @@ impl<T, E> AsyncResult<T, E> {
     ///
     /// # Errors
     ///
-    /// [`WaitError::Task`] with the task's error (a panic, a cancellation,
-    /// a closed pool...), or [`WaitError::WouldDeadlock`] on the thread of a `current_thread` tokio runtime, where waiting would stall
-    /// the runtime. That refusal takes nothing: the `AsyncResult` is still
-    /// yours, the work still runs, and `.await` gets its value.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the result was already taken (by an earlier `get`,
-    /// [`get_timeout`](AsyncResult::get_timeout) or by polling).
+    /// [`WaitError::Task`] with the task's error (a panic, a cancellation, a
+    /// closed pool, a full queue: see [`AsyncResult`]);
+    /// [`WaitError::WouldDeadlock`] on the thread of a `current_thread`
+    /// tokio runtime, where waiting would stall the runtime (that refusal
+    /// takes nothing: the work still runs, and `.await` gets its value);
+    /// [`WaitError::Taken`] if an earlier `get` or `.await` already took the
+    /// value (a second `get` never panics; Python returns the value again,
+    /// which would need `T: Clone`).
     ///
     /// # Examples
     ///
@@ -150,27 +168,33 @@ impl<T, E> AsyncResult<T, E> {
     ///
     /// let mut r = pool.apply_async(|| 6 * 7);
     /// assert_eq!(r.get()?, 42);
+    /// assert!(r.get().unwrap_err().is_taken());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get(&mut self) -> Result<T, WaitError<E>> {
-        match blocking::block_on(self.pool, |cx| self.poll_outcome(cx))? {
-            Ok(value) => Ok(value),
-            Err(error) => Err(WaitError::Task(error)),
+        self.get_until(None)
+    }
+
+    fn get_until(&mut self, deadline: Option<Instant>) -> Result<T, WaitError<E>> {
+        if self.taken {
+            return Err(WaitError::Taken);
+        }
+        match blocking::block_on_until(self.pool, deadline, |cx| self.poll_outcome(cx))? {
+            Some(Some(Ok(value))) => Ok(value),
+            Some(Some(Err(error))) => Err(WaitError::Task(error)),
+            Some(None) => Err(WaitError::Taken),
+            None => Err(WaitError::TimedOut),
         }
     }
 
     /// Like [`get`](AsyncResult::get), but gives up after `timeout` (Python's
-    /// `get(timeout)`).
+    /// `get(timeout)`). `Duration::MAX` means no deadline.
     ///
     /// # Errors
     ///
-    /// As `get` (as a [`TimeoutError`]), plus [`TimeoutError::TimedOut`]
-    /// when the result is not ready in time. The result is not lost: call `get`,
-    /// `get_timeout` or `.await` again.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the result was already taken.
+    /// As `get`, plus [`WaitError::TimedOut`] when the result is not ready
+    /// in time. The result is not lost: call `get`, `get_timeout` or
+    /// `.await` again.
     ///
     /// # Examples
     ///
@@ -185,13 +209,8 @@ impl<T, E> AsyncResult<T, E> {
     /// assert_eq!(r.get_timeout(Duration::MAX)?, 1); // MAX: no deadline
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, TimeoutError<E>> {
-        let deadline = blocking::deadline(timeout);
-        match blocking::block_on_until(self.pool, deadline, |cx| self.poll_outcome(cx))? {
-            Some(Ok(value)) => Ok(value),
-            Some(Err(error)) => Err(TimeoutError::Task(error)),
-            None => Err(TimeoutError::TimedOut),
-        }
+    pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, WaitError<E>> {
+        self.get_until(blocking::deadline(timeout))
     }
 
     /// Blocks until the result is ready, without taking it (Python's
@@ -200,7 +219,8 @@ impl<T, E> AsyncResult<T, E> {
     ///
     /// # Errors
     ///
-    /// Only [`WouldDeadlock`], as for `get`: a failed task is still "ready".
+    /// Only [`WaitError::WouldDeadlock`], as for `get`: a failed task is
+    /// still "ready".
     ///
     /// # Examples
     ///
@@ -211,18 +231,19 @@ impl<T, E> AsyncResult<T, E> {
     /// assert!(r.ready());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn wait(&self) -> Result<(), WouldDeadlock> {
+    pub fn wait(&self) -> Result<(), WaitError<E>> {
         self.wait_until(None).map(drop)
     }
 
     /// Like [`wait`](AsyncResult::wait), but gives up after `timeout`
-    /// (Python's `wait(timeout)`): `Ok(true)` if the result is ready,
-    /// `Ok(false)` if the time ran out first (as `Condvar::wait_timeout`
-    /// reports it). `Duration::MAX` means no deadline.
+    /// (Python's `wait(timeout)`), with the same shape as every timed call:
+    /// `Err(WaitError::TimedOut)` if the time ran out first.
+    /// `Duration::MAX` means no deadline.
     ///
     /// # Errors
     ///
-    /// Only [`WouldDeadlock`], as for `get`.
+    /// [`WaitError::TimedOut`], or [`WaitError::WouldDeadlock`] as for
+    /// `get`.
     ///
     /// # Examples
     ///
@@ -232,14 +253,17 @@ impl<T, E> AsyncResult<T, E> {
     /// let pool = corepool::Pool::new(1)?;
     /// let (go, wait_for_go) = mpsc::channel::<()>();
     /// let r = pool.apply_async(move || wait_for_go.recv().unwrap());
-    /// assert!(!r.wait_timeout(Duration::ZERO)?); // not ready yet
+    /// assert!(r.wait_timeout(Duration::ZERO).unwrap_err().is_timeout());
     /// go.send(())?;
-    /// assert!(r.wait_timeout(Duration::MAX)?);
+    /// r.wait_timeout(Duration::MAX)?;
     /// assert!(r.ready());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, WouldDeadlock> {
-        self.wait_until(blocking::deadline(timeout))
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitError<E>> {
+        match self.wait_until(blocking::deadline(timeout))? {
+            true => Ok(()),
+            false => Err(WaitError::TimedOut),
+        }
     }
 
     /// Whether the work has finished (Python's `ready()`). Never blocks.
@@ -254,7 +278,7 @@ impl<T, E> AsyncResult<T, E> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn ready(&self) -> bool {
-        self.slot.is_complete()
+        self.slot().is_complete()
     }
 
     /// Whether the work finished without error (Python's `successful()`):
@@ -273,7 +297,7 @@ impl<T, E> AsyncResult<T, E> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn successful(&self) -> Option<bool> {
-        self.slot.peek_ok()
+        self.slot().peek_ok()
     }
 
     /// Lets the work run to completion even though nobody will wait for it;
@@ -304,9 +328,11 @@ impl<T, E> Future for AsyncResult<T, E> {
 
     /// # Panics
     ///
-    /// Panics if polled after it returned `Ready`.
+    /// Panics if polled after it returned `Ready` (the value is gone; see
+    /// [`FusedFuture::is_terminated`]).
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.poll_outcome(cx)
+            .map(|outcome| outcome.expect("AsyncResult polled after it returned Ready"))
     }
 }
 
@@ -319,7 +345,7 @@ impl<T, E> FusedFuture for AsyncResult<T, E> {
 impl<T, E> Drop for AsyncResult<T, E> {
     fn drop(&mut self) {
         if !self.detached {
-            self.slot.abandon();
+            self.slot().abandon();
         }
     }
 }

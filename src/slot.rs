@@ -2,9 +2,10 @@
 //! waits for it: the task that owns the result (through its `Waker`), and any
 //! number of threads blocked in `wait` on a shared reference.
 //!
-//! The sending half, [`Completer`], resolves the cell as *cancelled* if it is
-//! dropped without completing, so a job that is thrown away (terminate, a
-//! closed queue, a dropped closure) can never leave its waiters hanging.
+//! A slot lives inside the allocation of whatever fills it (an `apply`'s
+//! job cell, a map's assembler), as tokio's `JoinHandle` reads from its
+//! task's cell; the job cell guarantees it is completed exactly once,
+//! whether the job runs, is rejected or is dropped (see `job.rs`).
 //!
 //! # Protocol
 //!
@@ -21,11 +22,10 @@
 //! a concurrent `abandon` merely runs work nobody wants, and nothing is read
 //! through it.
 
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use crate::callbacks::Deliver;
-use crate::error::{Cancellation, TaskError};
+use crate::error::TaskError;
 use crate::sync::{self, AtomicBool, Mutex, MutexGuard, Ordering};
 
 pub(crate) struct Slot<T> {
@@ -56,8 +56,8 @@ pub(crate) struct Waiter<'a, T> {
 }
 
 impl<T> Slot<T> {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Slot {
+    pub(crate) fn new() -> Self {
+        Slot {
             state: Mutex::new(State {
                 outcome: None,
                 complete: false,
@@ -66,7 +66,7 @@ impl<T> Slot<T> {
                 next_key: 0,
             }),
             abandoned: AtomicBool::new(false),
-        })
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -114,7 +114,8 @@ impl<T> Slot<T> {
         Waiter { slot: self, key }
     }
 
-    fn complete(&self, outcome: Result<T, TaskError>) {
+    /// Stores the outcome and wakes every waiter. Called once.
+    pub(crate) fn complete(&self, outcome: Result<T, TaskError>) {
         let (owner, waiters) = {
             let mut state = self.lock();
             debug_assert!(!state.complete, "a slot is completed once");
@@ -164,97 +165,18 @@ impl<T> Drop for Waiter<'_, T> {
     }
 }
 
-/// The sending half of a [`Slot`]. Completing consumes it; dropping it
-/// uncompleted resolves the slot as cancelled.
-pub(crate) struct Completer<T> {
-    slot: Option<Arc<Slot<T>>>,
-    /// The submission's id, for the errors made here.
-    id: u64,
-}
-
-impl<T> Completer<T> {
-    pub(crate) fn new(slot: Arc<Slot<T>>, id: u64) -> Self {
-        Completer {
-            slot: Some(slot),
-            id,
-        }
-    }
-
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
-    pub(crate) fn slot(&self) -> &Slot<T> {
-        self.slot.as_ref().expect("completer used after completion")
-    }
-
-    pub(crate) fn complete(mut self, outcome: Result<T, TaskError>) {
-        if let Some(slot) = self.slot.take() {
-            slot.complete(outcome);
-        }
-    }
-}
-
-impl<T> Drop for Completer<T> {
-    fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
-            slot.complete(Err(TaskError::cancelled(self.id, Cancellation::Abandoned)));
-        }
-    }
-}
-
-impl<T: Send> crate::cancel::Wanted for Slot<T> {
-    fn is_abandoned(&self) -> bool {
-        Slot::is_abandoned(self)
-    }
-}
-
-// ===== impl Finisher =====
-
 /// Delivers an outcome: the callbacks first (Python's order), then the slot.
-pub(crate) struct Finisher<T> {
-    completer: Completer<T>,
+pub(crate) fn deliver<T>(
+    slot: &Slot<T>,
     callbacks: Option<Deliver<T>>,
-}
-
-impl<T> Finisher<T> {
-    /// A new slot for submission `id`, and the finisher that delivers to it.
-    pub(crate) fn pair(id: u64, callbacks: Option<Deliver<T>>) -> (Arc<Slot<T>>, Self) {
-        let slot = Slot::new();
-        let finisher = Finisher {
-            completer: Completer::new(slot.clone(), id),
-            callbacks,
-        };
-        (slot, finisher)
-    }
-
-    pub(crate) fn slot(&self) -> &Slot<T> {
-        self.completer.slot()
-    }
-
-    /// The submission's id.
-    pub(crate) fn id(&self) -> u64 {
-        self.completer.id()
-    }
-
-    /// What a running task checks to learn its result is no longer wanted.
-    pub(crate) fn wanted(&self) -> Arc<dyn crate::cancel::Wanted>
-    where
-        T: Send + 'static,
-    {
-        self.completer
-            .slot
-            .clone()
-            .expect("completer used after completion")
-    }
-
-    pub(crate) fn finish(self, outcome: Result<T, TaskError>) {
-        let outcome = match self.callbacks {
-            Some(deliver) => deliver(outcome, self.completer.id()),
-            None => outcome,
-        };
-        self.completer.complete(outcome);
-    }
+    outcome: Result<T, TaskError>,
+    id: u64,
+) {
+    let outcome = match callbacks {
+        Some(deliver) => deliver(outcome, id),
+        None => outcome,
+    };
+    slot.complete(outcome);
 }
 
 #[cfg(all(test, not(corepool_loom)))]
@@ -263,23 +185,11 @@ mod tests {
     use futures::task::noop_waker_ref;
 
     #[test]
-    fn dropped_completer_cancels() {
-        let slot = Slot::<u8>::new();
-        drop(Completer::new(slot.clone(), 0));
-        let mut cx = Context::from_waker(noop_waker_ref());
-        match slot.poll_take(&mut cx) {
-            Poll::Ready(Some(Err(e))) => assert!(e.is_cancelled()),
-            _ => panic!("expected a cancelled outcome"),
-        }
-        assert!(matches!(slot.poll_take(&mut cx), Poll::Ready(None)));
-    }
-
-    #[test]
     fn outcome_is_taken_once() {
         let slot = Slot::new();
         let mut cx = Context::from_waker(noop_waker_ref());
         assert!(slot.poll_take(&mut cx).is_pending());
-        Completer::new(slot.clone(), 0).complete(Ok(3));
+        slot.complete(Ok(3));
         assert_eq!(slot.peek_ok(), Some(true));
         assert!(matches!(slot.poll_take(&mut cx), Poll::Ready(Some(Ok(3)))));
         assert!(slot.is_complete());

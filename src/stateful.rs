@@ -16,13 +16,26 @@
 //!
 //! `StatefulPool<S>` keeps the typing of workerpool's design and the freedom
 //! of closures: `build_with_state(|index| S)` makes one `S` per worker, on
-//! that worker's thread (so `S` need not be `Send`), and every stateful
-//! method takes a closure that gets `&mut S`, checked at compile time. The
-//! plain [`Pool`] stays free of a type parameter (most pools have no state),
-//! and a `StatefulPool` dereferences to its `Pool` for everything else:
-//! `close`, `join`, `terminate`, and (through `pool()`, since the stateful
-//! methods take the same names) the plain submissions. How the state is
-//! stored is in `state.rs`.
+//! that worker's thread (so `S` need not be `Send`), and every submitting
+//! method takes a closure that gets `&mut S`, checked at compile time. It
+//! has the whole door of a `Pool` (`spawn`, `offer`, `submit`, `run`, over
+//! [`StateWork<S>`](crate::StateWork)) and all of Python's eight names, so
+//! per-worker state combines with every kind of work and every admission
+//! mode. The plain [`Pool`] stays free of a type parameter (most pools have
+//! no state), and a `StatefulPool` dereferences to its `Pool` for the
+//! lifecycle (`close`, `join`, `terminate`, `metrics`); the plain
+//! submissions are on `pool()`. How the state is stored is in `state.rs`.
+//!
+//! # A task that panics while holding the state
+//!
+//! The state is not poisoned: the next task on that worker gets it as the
+//! panicking task left it, half-done update included (as `RefCell` would,
+//! unlike `Mutex`). A state that must stay consistent should make its
+//! updates panic-safe (compute, then assign), or be rebuilt by recycling
+//! the worker (`max_tasks_per_worker`). This is a decision, not an
+//! accident: poisoning would make every later task on that worker fail (or
+//! force a rebuild the application cannot order), for a state that is
+//! usually a cache or a scratch buffer.
 //!
 //! A stateful task has its worker's state lent to it while it runs; a
 //! stateful task that waits synchronously on *stateful* work of its own
@@ -35,27 +48,30 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use crate::blocking;
-use crate::error::WaitError;
-use crate::imap::{Imap, ImapUnordered};
-use crate::map::{MapOptions, Plain};
-use crate::pool::Pool;
+use crate::args::StateTupleFn;
+use crate::error::{SubmitError, WaitError};
+use crate::imap::{self, Imap, ImapUnordered, Input};
+use crate::pool::{Pool, admitted};
 use crate::result::AsyncResult;
 use crate::state;
+use crate::work::sealed::Mode;
+use crate::work::{Map, State, StateWork, Submit};
 
 /// A pool whose workers each own a value of type `S`, made by the function
 /// given to [`PoolBuilder::build_with_state`](crate::PoolBuilder::build_with_state)
 /// (a hasher, a compiled regex set, a scratch buffer, a connection), and
-/// whose stateful tasks get `&mut S` of the worker they run on.
+/// whose tasks get `&mut S` of the worker they run on.
 ///
-/// It dereferences to its [`Pool`], so `close`, `join`, `terminate`,
-/// `workers` and the forms it does not redefine (`starmap`, the `try_`
-/// forms, `imap_stream`...) are there. `apply`, `apply_async`, `map`,
-/// `map_with`, `map_async`, `map_async_with`, `imap` and `imap_unordered`
-/// are redefined to take the state; their plain forms are on
-/// [`pool()`](StatefulPool::pool). With
+/// It has the same door as [`Pool`] ([`spawn`](StatefulPool::spawn),
+/// [`offer`](StatefulPool::offer), [`submit`](StatefulPool::submit),
+/// [`run`](StatefulPool::run)) and Python's eight names, all taking
+/// closures of `&mut S`. It dereferences to its [`Pool`] for the lifecycle
+/// (`close`, `join`, `terminate`, `workers`, `metrics`); the plain
+/// (stateless) submissions are on [`pool()`](StatefulPool::pool). With
 /// [`max_tasks_per_worker`](crate::PoolBuilder::max_tasks_per_worker), a
-/// recycled worker makes a fresh `S`.
+/// recycled worker makes a fresh `S`. A task that panics leaves the state
+/// as it was at the panic (not poisoned; see the module notes in
+/// `stateful.rs`, and the README).
 ///
 /// # Examples
 ///
@@ -92,7 +108,8 @@ impl<S> StatefulPool<S> {
         }
     }
 
-    /// The plain [`Pool`] underneath (also reached through `Deref`).
+    /// The plain [`Pool`] underneath (also reached through `Deref`), for
+    /// stateless work on the same workers.
     ///
     /// # Examples
     ///
@@ -107,9 +124,101 @@ impl<S> StatefulPool<S> {
     }
 }
 
+// ===== the door =====
+
 impl<S: 'static> StatefulPool<S> {
-    /// Runs `f` with its worker's state and blocks until it returns:
-    /// [`Pool::apply`] for stateful tasks.
+    /// [`Pool::spawn`] for stateful work: a closure of `&mut S`, an
+    /// [`Apply`](crate::Apply) of one, or a [`Map`] of `Fn(&mut S, Item)`.
+    ///
+    /// # Errors
+    ///
+    /// The result resolves as [`AsyncResult`] says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = corepool::Pool::builder().workers(1).build_with_state(|_| vec![0_u8; 4])?;
+    /// let len = pool.spawn(|buf: &mut Vec<u8>| buf.len()).await?;
+    /// assert_eq!(len, 4);
+    /// # Ok(()) }
+    /// ```
+    pub fn spawn<W: StateWork<S>>(&self, work: W) -> AsyncResult<W::Output, W::Error> {
+        admitted(work.start(self.pool.door(true, Mode::Shed)))
+    }
+
+    /// [`Pool::offer`] for stateful work: refused at once, with the work
+    /// handed back, when the bounded queue is full or the pool closed.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Full`] or [`SubmitError::Closed`], with the work.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder().workers(1).build_with_state(|_| 1_u32)?;
+    /// pool.close();
+    /// let refused = pool.offer(|n: &mut u32| *n).unwrap_err();
+    /// assert!(refused.is_closed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn offer<W: StateWork<S>>(
+        &self,
+        work: W,
+    ) -> Result<AsyncResult<W::Output, W::Error>, SubmitError<W>> {
+        work.start(self.pool.door(true, Mode::Offer))
+    }
+
+    /// [`Pool::submit`] for stateful work: waits for room.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Closed`], with the work, if the pool closes first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the work unqueued (see [`Submit`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = corepool::Pool::builder().workers(1).queue_capacity(1).build_with_state(|_| 2_u32)?;
+    /// let r = pool.submit(|n: &mut u32| *n * 21).await.map_err(|e| e.to_string())?;
+    /// assert_eq!(r.await?, 42);
+    /// # Ok(()) }
+    /// ```
+    pub fn submit<W: StateWork<S>>(&self, work: W) -> Submit<W, W::Output, W::Error> {
+        Submit::new(work.start_when_room(self.pool.door(true, Mode::Shed)))
+    }
+
+    /// [`Pool::run`] for stateful work: blocks for the value.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::run`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corepool::Map;
+    ///
+    /// let pool = corepool::Pool::builder().workers(2).build_with_state(|i| i as u64)?;
+    /// let v = pool.run(Map::new(|_: &mut u64, x: u64| x + 1, 0..3).chunksize(1))?;
+    /// assert_eq!(v, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn run<W: StateWork<S>>(&self, work: W) -> Result<W::Output, WaitError<W::Error>> {
+        let mode = self.pool.blocking_mode()?;
+        admitted(work.start(self.pool.door(true, mode))).get()
+    }
+}
+
+// ===== Python's eight names =====
+
+impl<S: 'static> StatefulPool<S> {
+    /// [`Pool::apply`] with the worker's state.
     ///
     /// # Errors
     ///
@@ -118,11 +227,8 @@ impl<S: 'static> StatefulPool<S> {
     /// # Examples
     ///
     /// ```
-    /// let pool = corepool::Pool::builder().workers(1).build_with_state(|_| 0_u64)?;
-    /// for _ in 0..3 {
-    ///     pool.apply(|calls: &mut u64| *calls += 1)?;
-    /// }
-    /// assert_eq!(pool.apply(|calls: &mut u64| *calls)?, 3); // one worker, one counter
+    /// let pool = corepool::Pool::builder().workers(1).build_with_state(|_| 10_u32)?;
+    /// assert_eq!(pool.apply(|n: &mut u32| { *n += 1; *n })?, 11);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply<F, T>(&self, f: F) -> Result<T, WaitError>
@@ -130,36 +236,32 @@ impl<S: 'static> StatefulPool<S> {
         F: FnOnce(&mut S) -> T + Send + 'static,
         T: Send + 'static,
     {
-        blocking::ensure_can_block(self.pool.id())?;
-        self.apply_async(f).get()
+        self.run(f)
     }
 
-    /// Submits `f`, to run with its worker's state: [`Pool::apply_async`]
-    /// for stateful tasks.
+    /// [`Pool::apply_async`] with the worker's state.
     ///
     /// # Errors
     ///
-    /// The result resolves as [`Pool::apply_async`]'s does.
+    /// As [`Pool::apply_async`].
     ///
     /// # Examples
     ///
     /// ```
-    /// # #[tokio::main] async fn main() {
-    /// let pool = corepool::Pool::builder().workers(2).build_with_state(|i| format!("worker {i}")).unwrap();
-    /// let name = pool.apply_async(|me: &mut String| me.clone()).await.unwrap();
-    /// assert!(name.starts_with("worker "));
-    /// # }
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = corepool::Pool::builder().workers(1).build_with_state(|_| String::from("w"))?;
+    /// assert_eq!(pool.apply_async(|s: &mut String| s.len()).await?, 1);
+    /// # Ok(()) }
     /// ```
     pub fn apply_async<F, T>(&self, f: F) -> AsyncResult<T>
     where
         F: FnOnce(&mut S) -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.pool
-            .submit_apply(move || Ok(state::with(f)), None, true)
+        self.spawn(f)
     }
 
-    /// [`Pool::map`] for a function that also gets its worker's state.
+    /// [`Pool::map`] with the worker's state: `f(&mut state, item)`.
     ///
     /// # Errors
     ///
@@ -168,14 +270,9 @@ impl<S: 'static> StatefulPool<S> {
     /// # Examples
     ///
     /// ```
-    /// let pool = corepool::Pool::builder().workers(2).build_with_state(|_| String::new())?;
-    /// let upper = pool.map(|buf: &mut String, s: &str| {
-    ///     buf.clear();
-    ///     buf.push_str(s);
-    ///     buf.make_ascii_uppercase();
-    ///     buf.clone()
-    /// }, ["a", "b"])?;
-    /// assert_eq!(upper, ["A", "B"]);
+    /// let pool = corepool::Pool::builder().workers(2).build_with_state(|_| 0_u64)?;
+    /// let v = pool.map(|seen: &mut u64, x: u64| { *seen += 1; x * 2 }, 0..4)?;
+    /// assert_eq!(v, [0, 2, 4, 6]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn map<I, T, F>(&self, f: F, items: I) -> Result<Vec<T>, WaitError>
@@ -185,54 +282,24 @@ impl<S: 'static> StatefulPool<S> {
         T: Send + 'static,
         F: Fn(&mut S, I::Item) -> T + Send + Sync + 'static,
     {
-        self.map_with(f, items, MapOptions::new())
+        let mode = self.pool.blocking_mode()?;
+        admitted(Map::new(f, items).start_in::<State<S>>(self.pool.door(true, mode))).get()
     }
 
-    /// [`map`](StatefulPool::map) with [`MapOptions`].
+    /// [`Pool::map_async`] with the worker's state.
     ///
     /// # Errors
     ///
-    /// As [`Pool::map_with`].
+    /// As [`Pool::map_async`].
     ///
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let pool = corepool::Pool::builder().workers(2).build_with_state(|i| i)?;
-    /// let opts = corepool::MapOptions::new().chunksize(1);
-    /// let workers = pool.map_with(|me: &mut usize, _: u8| *me, 0..4, opts)?;
-    /// assert!(workers.iter().all(|&w| w < 2));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn map_with<I, T, F>(
-        &self,
-        f: F,
-        items: I,
-        options: MapOptions<T>,
-    ) -> Result<Vec<T>, WaitError>
-    where
-        I: IntoIterator,
-        I::Item: Send + 'static,
-        T: Send + 'static,
-        F: Fn(&mut S, I::Item) -> T + Send + Sync + 'static,
-    {
-        blocking::ensure_can_block(self.pool.id())?;
-        self.map_async_with(f, items, options).get()
-    }
-
-    /// [`Pool::map_async`] for a function that also gets its worker's state.
-    ///
-    /// # Errors
-    ///
-    /// The result resolves as [`Pool::map_async`]'s does.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[tokio::main] async fn main() {
-    /// let pool = corepool::Pool::builder().workers(2).build_with_state(|_| 10_u32).unwrap();
-    /// let v = pool.map_async(|base: &mut u32, x: u32| *base + x, 0..3).await.unwrap();
-    /// assert_eq!(v, [10, 11, 12]);
-    /// # }
+    /// let v = pool.map_async(|_: &mut usize, x: u8| x + 1, [1, 2]).await?;
+    /// assert_eq!(v, [2, 3]);
+    /// # Ok(()) }
     /// ```
     pub fn map_async<I, T, F>(&self, f: F, items: I) -> AsyncResult<Vec<T>>
     where
@@ -241,96 +308,104 @@ impl<S: 'static> StatefulPool<S> {
         T: Send + 'static,
         F: Fn(&mut S, I::Item) -> T + Send + Sync + 'static,
     {
-        self.map_async_with(f, items, MapOptions::new())
+        admitted(Map::new(f, items).start_in::<State<S>>(self.pool.door(true, Mode::Shed)))
     }
 
-    /// [`map_async`](StatefulPool::map_async) with [`MapOptions`].
+    /// [`Pool::starmap`] with the worker's state: `f(&mut state, a, b, ..)`
+    /// for each tuple `(a, b, ..)`; see [`StateTupleFn`].
     ///
     /// # Errors
     ///
-    /// The result resolves as [`Pool::map_async_with`]'s does.
+    /// As [`Pool::map`].
     ///
     /// # Examples
     ///
     /// ```
-    /// # #[tokio::main] async fn main() {
-    /// let pool = corepool::Pool::builder().workers(2).build_with_state(|_| 2_u64).unwrap();
-    /// let opts = corepool::MapOptions::new().chunksize(2);
-    /// let v = pool.map_async_with(|k: &mut u64, x: u64| *k * x, 1..=4, opts).await.unwrap();
-    /// assert_eq!(v, [2, 4, 6, 8]);
-    /// # }
-    /// ```
-    pub fn map_async_with<I, T, F>(
-        &self,
-        f: F,
-        items: I,
-        options: MapOptions<T>,
-    ) -> AsyncResult<Vec<T>>
-    where
-        I: IntoIterator,
-        I::Item: Send + 'static,
-        T: Send + 'static,
-        F: Fn(&mut S, I::Item) -> T + Send + Sync + 'static,
-    {
-        let call = Plain(move |item| state::with(|s: &mut S| f(s, item)));
-        self.pool.submit_map(call, items, options, true)
-    }
-
-    /// [`Pool::imap`] for a function that also gets its worker's state.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[tokio::main] async fn main() {
-    /// use futures::TryStreamExt;
-    ///
-    /// let pool = corepool::Pool::builder().workers(2).build_with_state(|_| Vec::<u8>::new()).unwrap();
-    /// let lens: Vec<usize> = pool
-    ///     .imap(|buf: &mut Vec<u8>, s: String| { buf.clear(); buf.extend(s.bytes()); buf.len() },
-    ///           ["ab".to_string(), "cde".to_string()])
-    ///     .try_collect()
-    ///     .await
-    ///     .unwrap();
-    /// assert_eq!(lens, [2, 3]);
-    /// # }
-    /// ```
-    pub fn imap<I, T, F>(&self, f: F, items: I) -> Imap<T>
-    where
-        I: IntoIterator,
-        I::IntoIter: Send + 'static,
-        I::Item: Send + 'static,
-        F: Fn(&mut S, I::Item) -> T + Send + Sync + 'static,
-        T: Send + 'static,
-    {
-        let f = move |item| Ok(state::with(|s: &mut S| f(s, item)));
-        Imap::new(self.pool.window(f, futures::stream::iter(items), true))
-    }
-
-    /// [`Pool::imap_unordered`] for a function that also gets its worker's
-    /// state.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = corepool::Pool::builder().workers(2).build_with_state(|_| 1_u32)?;
-    /// let total: u32 = pool
-    ///     .imap_unordered(|one: &mut u32, x: u32| x + *one, 0..4)
-    ///     .into_blocking_iter()
-    ///     .map(Result::unwrap)
-    ///     .sum();
-    /// assert_eq!(total, 10);
+    /// let pool = corepool::Pool::builder().workers(1).build_with_state(|_| 100_i32)?;
+    /// let v = pool.starmap(|base: &mut i32, a: i32, b: i32| *base + a * b, [(1, 2), (3, 4)])?;
+    /// assert_eq!(v, [102, 112]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn imap_unordered<I, T, F>(&self, f: F, items: I) -> ImapUnordered<T>
+    pub fn starmap<I, F>(&self, f: F, items: I) -> Result<Vec<F::Output>, WaitError>
     where
         I: IntoIterator,
-        I::IntoIter: Send + 'static,
         I::Item: Send + 'static,
-        F: Fn(&mut S, I::Item) -> T + Send + Sync + 'static,
+        F: StateTupleFn<S, I::Item>,
+        F::Output: Send + 'static,
+    {
+        self.map(move |s: &mut S, args| f.call_with_state(s, args), items)
+    }
+
+    /// [`Pool::starmap_async`] with the worker's state.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::map_async`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = corepool::Pool::builder().workers(1).build_with_state(|_| 1_u8)?;
+    /// let v = pool.starmap_async(|one: &mut u8, a: u8, b: u8| a + b + *one, [(1, 2)]).await?;
+    /// assert_eq!(v, [4]);
+    /// # Ok(()) }
+    /// ```
+    pub fn starmap_async<I, F>(&self, f: F, items: I) -> AsyncResult<Vec<F::Output>>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: StateTupleFn<S, I::Item>,
+        F::Output: Send + 'static,
+    {
+        self.map_async(move |s: &mut S, args| f.call_with_state(s, args), items)
+    }
+
+    /// [`Pool::imap`] with the worker's state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// use futures::TryStreamExt;
+    ///
+    /// let pool = corepool::Pool::builder().workers(2).build_with_state(|_| 3_u32).unwrap();
+    /// let v: Vec<u32> = pool.imap(|k: &mut u32, x: u32| x * *k, 0..4).try_collect().await?;
+    /// assert_eq!(v, [0, 3, 6, 9]);
+    /// # Ok(()) }
+    /// ```
+    pub fn imap<In, T, F>(&self, f: F, input: In) -> Imap<T>
+    where
+        In: Input,
+        F: Fn(&mut S, In::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        let f = move |item| Ok(state::with(|s: &mut S| f(s, item)));
-        ImapUnordered::new(self.pool.window(f, futures::stream::iter(items), true))
+        let f = move |item| state::with(|s: &mut S| f(s, item));
+        imap::ordered(&self.pool, f, input.into_stream(), true)
+    }
+
+    /// [`Pool::imap_unordered`] with the worker's state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() -> Result<(), corepool::TaskError> {
+    /// use futures::TryStreamExt;
+    ///
+    /// let pool = corepool::Pool::builder().workers(2).build_with_state(|_| 2_u32).unwrap();
+    /// let mut v: Vec<u32> = pool.imap_unordered(|k: &mut u32, x: u32| x * *k, 0..3).try_collect().await?;
+    /// v.sort();
+    /// assert_eq!(v, [0, 2, 4]);
+    /// # Ok(()) }
+    /// ```
+    pub fn imap_unordered<In, T, F>(&self, f: F, input: In) -> ImapUnordered<T>
+    where
+        In: Input,
+        F: Fn(&mut S, In::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let f = move |item| state::with(|s: &mut S| f(s, item));
+        imap::unordered(&self.pool, f, input.into_stream(), true)
     }
 }
 

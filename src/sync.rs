@@ -9,12 +9,12 @@
 //! are not part of any protocol corepool relies on.
 
 #[cfg(not(corepool_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 #[cfg(not(corepool_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(corepool_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 #[cfg(corepool_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
@@ -28,4 +28,14 @@ pub(crate) use loom::sync::{Mutex, MutexGuard};
 /// panics.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Locks `mutex` if it is free now (recovering from poisoning); `None` if
+/// another guard holds it.
+pub(crate) fn try_lock<T>(mutex: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
 }

@@ -1,10 +1,68 @@
 //! All of corepool's panic catching lives here: user code (tasks, callbacks,
-//! initializers, input iterators) runs through these functions and its
-//! panics come back as values.
+//! initializers, input iterators, `Drop`s of user values) runs through these
+//! functions and its panics come back as values.
+//!
+//! # Where a task panicked
+//!
+//! A payload does not say where the panic happened; only the panic hook
+//! sees that. The first pool built installs a hook that *chains* the one in
+//! place then (the default hook, or the application's): while a thread is
+//! inside [`catch`], it notes the panic's `file:line:column` in a
+//! thread-local, then calls the previous hook, so whatever the application
+//! logged before it still logs. [`take_location`] hands the note to the
+//! error being made. An application that installs its own hook *after*
+//! building a pool replaces ours: its tasks' errors then carry no location,
+//! and nothing else changes.
 
+use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
 
 use crate::error::Payload;
+
+thread_local! {
+    /// How many `catch` frames this thread is inside.
+    static CATCHING: Cell<usize> = const { Cell::new(0) };
+    /// Where the last panic caught on this thread happened.
+    static LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs the location-noting panic hook, chained to the current one;
+/// once per process.
+pub(crate) fn install_location_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CATCHING.with(Cell::get) > 0 {
+                if let Some(at) = info.location() {
+                    let at = format!("{}:{}:{}", at.file(), at.line(), at.column());
+                    LOCATION.with(|l| *l.borrow_mut() = Some(at));
+                }
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// Where the panic last caught on this thread happened, if the hook saw it.
+pub(crate) fn take_location() -> Option<String> {
+    LOCATION.with(|l| l.borrow_mut().take())
+}
+
+/// Runs `f` and drops what it returns, logging a panic instead of unwinding:
+/// for dropping user values (a closure that will not run, items, results,
+/// errors), whose `Drop` may panic, on a path that must go on.
+pub(crate) fn quietly(f: impl FnOnce()) {
+    if catch(f).is_err() {
+        tracing::warn!("a user value's drop (or a callback) panicked; ignored");
+    }
+}
+
+/// Drops `value`, catching a panic from its `Drop` (see [`quietly`]).
+pub(crate) fn drop_quietly<T>(value: T) {
+    quietly(move || drop(value));
+}
 
 /// Runs `f`, returning its panic payload instead of unwinding.
 ///
@@ -12,6 +70,14 @@ use crate::error::Payload;
 /// a caught panic is reported to the submitter as an error, and whatever `f`
 /// captured is dropped, never observed again by corepool.
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Payload> {
+    struct Depth;
+    impl Drop for Depth {
+        fn drop(&mut self) {
+            CATCHING.with(|c| c.set(c.get() - 1));
+        }
+    }
+    CATCHING.with(|c| c.set(c.get() + 1));
+    let _depth = Depth;
     catch_unwind(AssertUnwindSafe(f))
 }
 

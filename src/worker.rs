@@ -10,11 +10,13 @@
 //! that it started; only then does it hand the replacement its slot in the
 //! registry and exit. If the replacement cannot start (the OS refuses the
 //! thread, or the initializer panics), the old worker logs it and keeps
-//! working, so the pool never loses capacity and queued work never strands.
+//! working, so the pool never loses capacity and queued work never strands
+//! (the failure is logged as an `error` event and counted in
+//! [`Metrics::recycle_failures`](crate::Metrics::recycle_failures)).
 //! Every generation holds a clone of the shutdown sender, so `join` waits
-//! for replacements too; the exiting thread's `JoinHandle` is dropped
-//! (detached), so its resources go when it exits. A worker whose pool is
-//! closed with nothing queued simply exits.
+//! for replacements too; the exiting thread's `JoinHandle` is kept by the
+//! registry, so `join` also waits for its thread-local destructors. A
+//! worker whose pool is closed with nothing queued simply exits.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -23,6 +25,7 @@ use std::thread::{self, JoinHandle};
 
 use async_channel::Sender;
 
+use crate::cancel;
 use crate::job::Job;
 use crate::queue::Empty;
 use crate::registry::Registry;
@@ -146,10 +149,10 @@ impl Spawner {
             "worker started"
         );
         GENERATION.with(|g| g.set(generation));
-        crate::metrics::install(registry.worker_stats[index].clone());
+        cancel::install_terminated(registry.terminated_flag());
         CURRENT.with(|c| *c.borrow_mut() = Some((registry.clone(), index)));
         loop {
-            run(&registry, index, self.max_tasks);
+            run(&registry, index, generation, self.max_tasks);
             if registry.is_closed() && registry.queued() == 0 {
                 break; // closed and drained (or terminated): nothing to replace
             }
@@ -219,9 +222,9 @@ impl Spawner {
         });
         match started {
             Ok(handle) => {
-                // Dropping our own handle detaches this thread, which is about
-                // to exit.
-                drop(registry.replace_thread(index, handle));
+                // The registry keeps our own handle, to join this thread
+                // (about to exit) with the others.
+                registry.replace_thread(index, handle);
                 tracing::debug!(
                     pool = registry.id,
                     worker = index,
@@ -231,6 +234,10 @@ impl Spawner {
                 true
             }
             Err(why) => {
+                registry
+                    .stats
+                    .recycle_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::error!(
                     pool = registry.id,
                     worker = index,
@@ -246,9 +253,9 @@ impl Spawner {
 
 /// The job loop: runs until the queue is closed and drained, or until this
 /// thread has run `max_tasks` jobs.
-pub(crate) fn run(registry: &Registry, index: usize, max_tasks: Option<usize>) {
+pub(crate) fn run(registry: &Registry, index: usize, generation: u64, max_tasks: Option<usize>) {
     while let Some(job) = next_job(registry) {
-        registry.execute(job, index);
+        registry.execute(job, index, generation);
         count_job();
         if max_tasks.is_some_and(|max| JOBS_RUN.with(Cell::get) >= max) {
             return;
@@ -261,9 +268,11 @@ pub(crate) fn count_job() {
     JOBS_RUN.with(|n| n.set(n.get() + 1));
 }
 
-/// This thread's generation for its worker index.
-pub(crate) fn generation() -> u64 {
-    GENERATION.with(Cell::get)
+/// The worker a blocking call is made on, when it is one of the pool's own.
+pub(crate) struct OwnWorker {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) index: usize,
+    pub(crate) generation: u64,
 }
 
 /// Waits for the next job: spin briefly, then yield, then park. Work that
@@ -287,17 +296,20 @@ fn next_job(registry: &Registry) -> Option<Job> {
     registry.pop_blocking()
 }
 
-/// Whether this thread is a worker of a pool that was terminated.
-pub(crate) fn current_pool_terminated() -> bool {
-    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|(r, _)| r.is_terminated()))
-}
-
 /// Whether this thread is one of `pool`'s workers.
 pub(crate) fn is_worker_of(pool: u64) -> bool {
     CURRENT.with(|c| c.borrow().as_ref().is_some_and(|(r, _)| r.id == pool))
 }
 
-/// If this thread is one of `pool`'s workers: its registry and index.
-pub(crate) fn current_of(pool: u64) -> Option<(Arc<Registry>, usize)> {
-    CURRENT.with(|c| c.borrow().as_ref().filter(|(r, _)| r.id == pool).cloned())
+/// If this thread is one of `pool`'s workers: which.
+pub(crate) fn current_of(pool: u64) -> Option<OwnWorker> {
+    CURRENT.with(|c| {
+        let current = c.borrow();
+        let (registry, index) = current.as_ref().filter(|(r, _)| r.id == pool)?;
+        Some(OwnWorker {
+            registry: registry.clone(),
+            index: *index,
+            generation: GENERATION.with(Cell::get),
+        })
+    })
 }

@@ -4,11 +4,9 @@
 //! | operation | error |
 //! |---|---|
 //! | awaiting a task, an `imap` item, a callback's view | [`TaskError`]: panicked or cancelled |
-//! | the same for a fallible (`try_`) form | [`TryError<E>`]: your `E`, or the `TaskError` |
-//! | a sync call that waits for a task (`apply`, `map`, `get`, the blocking iterator) | [`WaitError`]: the task's error, or [`WouldDeadlock`] |
-//! | a sync call with a timeout (`get_timeout`, `next_timeout`) | [`TimeoutError`]: timed out (nothing lost), the task's error, or `WouldDeadlock` |
-//! | `wait`, `wait_timeout` | [`WouldDeadlock`] |
-//! | `offer`, `submit` (bounded queues) | [`SubmitError<F>`]: full or closed, the closure handed back |
+//! | the same for fallible work (`Apply::fallible`, `Map::fallible`) | [`TryError<E>`]: your `E`, or the `TaskError` |
+//! | a sync or timed wait (`apply`, `map`, `run`, `get`, `get_timeout`, `wait`, `wait_timeout`, the blocking iterator) | [`WaitError`]: the task's error, [`WouldDeadlock`], timed out (nothing lost), or already taken |
+//! | `offer`, `submit` | [`SubmitError<W>`]: full or closed, the work handed back |
 //! | `join`, `join_async` | [`JoinError`] |
 //! | `PoolBuilder::build` | [`BuildError`] |
 //!
@@ -21,7 +19,6 @@ use std::any::Any;
 
 mod build;
 mod kind;
-mod payload;
 mod submit;
 mod task;
 mod try_error;
@@ -29,12 +26,11 @@ mod wait;
 
 pub use build::BuildError;
 pub use kind::{Cancellation, TaskErrorKind};
-pub use payload::PanicPayload;
 pub use submit::SubmitError;
-pub use task::TaskError;
+pub use task::{PanicPayload, TaskError};
 pub use try_error::TryError;
-pub(crate) use try_error::{Outcome, UserError};
-pub use wait::{JoinError, TimeoutError, WaitError, WouldDeadlock};
+pub(crate) use try_error::{Outcome, UserError, UserResult, box_user};
+pub use wait::{JoinError, WaitError, WouldDeadlock};
 
 /// A panic payload, as [`std::panic::catch_unwind`] returns it.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;

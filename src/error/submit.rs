@@ -1,15 +1,16 @@
-//! [`SubmitError`]: a submission refused, with the closure handed back.
+//! [`SubmitError`]: a submission refused, with the work handed back.
 
 use std::fmt;
 
 // ===== impl SubmitError =====
 
 /// A submission refused by [`Pool::offer`](crate::Pool::offer) or
-/// [`Pool::submit`](crate::Pool::submit), with the closure handed back
+/// [`Pool::submit`](crate::Pool::submit), with the work (the closure, the
+/// [`Apply`](crate::Apply) or the [`Map`](crate::Map)) handed back unrun
 /// (async-channel's `TrySendError`): the queue was full, or the pool is
 /// closed.
 ///
-/// `Debug` does not need the closure to be `Debug`.
+/// `Debug` does not need the work to be `Debug`.
 ///
 /// # Examples
 ///
@@ -33,7 +34,16 @@ pub enum SubmitError<F> {
 }
 
 impl<F> SubmitError<F> {
-    /// The closure, handed back unrun.
+    /// The same refusal with the work mapped (a closure unwrapped from the
+    /// `Apply` it was submitted as).
+    pub(crate) fn map<G>(self, f: impl FnOnce(F) -> G) -> SubmitError<G> {
+        match self {
+            SubmitError::Full(w) => SubmitError::Full(f(w)),
+            SubmitError::Closed(w) => SubmitError::Closed(f(w)),
+        }
+    }
+
+    /// The work, handed back unrun.
     ///
     /// # Examples
     ///

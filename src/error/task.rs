@@ -4,23 +4,28 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 
-use crate::sync::{self, Mutex};
+use crate::sync::{self, Mutex, MutexGuard};
+use crate::unwind;
 
-use super::{Cancellation, PanicPayload, Payload, TaskErrorKind, UserError, payload_message};
+use super::{Cancellation, Payload, TaskErrorKind, UserError, payload_message};
 
 // ===== impl TaskError =====
 
 /// Why a task (an `apply`, a map, one item of an `imap`) did not produce its
-/// value: it **panicked**, or it was **cancelled** before it ran.
+/// value: it **panicked**, or it was **cancelled** before it ran (or stopped
+/// on [`is_cancelled`](crate::is_cancelled)), or, for fallible work seen as
+/// a plain `TaskError`, it returned the user's `Err`.
 ///
 /// Modeled on tokio's `JoinError`: a panic is a value,
 /// [`is_panic`](TaskError::is_panic) tells it apart,
 /// [`into_panic`](TaskError::into_panic) hands back the payload so it can be
-/// resumed, and `Display` shows the panic message. Every error carries the
-/// [`id`](TaskError::id) of its submission, the `id` field of the
-/// `corepool.job` tracing span its work ran in, so a log line can be matched
-/// to its trace. `TaskError` is `Send + Sync + 'static`, and converts into
-/// `std::io::Error`.
+/// resumed, and `Display` shows the panic message and where it happened
+/// ([`panic_location`](TaskError::panic_location), Python's remote
+/// traceback in one line). Every error carries the [`id`](TaskError::id)
+/// of its submission, the `id` field of the `corepool.job` tracing span its
+/// work ran in, so a log line can be matched to its trace. `TaskError` is
+/// one pointer wide (`Result<u32, TaskError>` is 16 bytes), `Send + Sync +
+/// 'static`, and converts into `std::io::Error`.
 ///
 /// # Examples
 ///
@@ -30,33 +35,73 @@ use super::{Cancellation, PanicPayload, Payload, TaskErrorKind, UserError, paylo
 /// let err = pool.apply_async(|| -> u32 { panic!("boom") }).await.unwrap_err();
 /// assert!(err.is_panic());
 /// assert_eq!(err.panic_message(), Some("boom"));
-/// assert_eq!(err.to_string(), format!("task {} panicked: boom", err.id()));
+/// assert!(err.panic_location().unwrap().contains(".rs:"));
+/// assert!(err.to_string().starts_with(&format!("task {} panicked at ", err.id())));
 ///
 /// // The worker survived the panic.
 /// assert_eq!(pool.apply_async(|| 7).await.unwrap(), 7);
 /// # }
 /// ```
-pub struct TaskError {
+pub struct TaskError(Box<Inner>);
+
+struct Inner {
     repr: Repr,
     id: u64,
     /// The index of the failing input, for the map family and `imap`.
     index: Option<usize>,
 }
 
-/// Only a panic carries a payload; only a fallible (`try_`) form's error
-/// carries a user error.
+/// Only a panic carries a payload; only fallible work's error carries a
+/// user error.
 enum Repr {
-    /// A `try_` form's function returned `Err`: the user's error, typed
-    /// again by `TryError` (see `error/try_error.rs`).
+    /// Fallible work returned `Err`: the user's error, typed again by
+    /// `TryError` (see `error/try_error.rs`).
     User(Box<dyn UserError>),
     Panic {
         origin: Origin,
-        message: Option<String>,
-        /// Behind a `Mutex` so the error is `Sync` without `unsafe`; `None`
-        /// in the copies made for the other items of a failed chunk.
-        payload: Mutex<Option<Payload>>,
+        /// `file:line:column`, when the panic hook saw it (`unwind.rs`).
+        location: Option<Box<str>>,
+        payload: Stored,
     },
     Cancelled(Cancellation),
+}
+
+/// A panic's payload, kept so that viewing it never blocks.
+enum Stored {
+    /// The payloads of `panic!` (`&'static str`, `String`): `Sync`, so any
+    /// number of views may borrow them at once.
+    Shared(Box<dyn Any + Send + Sync>),
+    /// Any other payload (`panic_any`): behind a `Mutex` so the error is
+    /// `Sync` without `unsafe`; a view holds the lock, and a second view
+    /// while one is alive gets `None` rather than waiting.
+    Locked(Mutex<Option<Payload>>),
+    /// The copies made for the other items of a failed chunk keep only the
+    /// message.
+    Message(Option<Box<str>>),
+}
+
+impl Stored {
+    fn new(payload: Payload) -> Self {
+        let payload = match payload.downcast::<&'static str>() {
+            Ok(text) => return Stored::Shared(text),
+            Err(payload) => payload,
+        };
+        match payload.downcast::<String>() {
+            Ok(text) => Stored::Shared(text),
+            Err(payload) => Stored::Locked(Mutex::new(Some(payload))),
+        }
+    }
+
+    fn message(&self) -> Option<&str> {
+        match self {
+            Stored::Shared(payload) => payload
+                .downcast_ref::<&'static str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str)),
+            Stored::Locked(_) => None,
+            Stored::Message(message) => message.as_deref(),
+        }
+    }
 }
 
 /// What panicked.
@@ -68,6 +113,14 @@ enum Origin {
 }
 
 impl TaskError {
+    fn from_inner(repr: Repr, id: u64) -> Self {
+        TaskError(Box::new(Inner {
+            repr,
+            id,
+            index: None,
+        }))
+    }
+
     pub(crate) fn panicked(id: u64, payload: Payload) -> Self {
         Self::panic(Origin::Task, id, payload)
     }
@@ -81,53 +134,48 @@ impl TaskError {
     }
 
     fn panic(origin: Origin, id: u64, payload: Payload) -> Self {
-        let message = payload_message(&*payload).map(str::to_owned);
-        TaskError {
-            repr: Repr::Panic {
+        let location = unwind::take_location().map(String::into_boxed_str);
+        let payload = Stored::new(payload);
+        Self::from_inner(
+            Repr::Panic {
                 origin,
-                message,
-                payload: Mutex::new(Some(payload)),
+                location,
+                payload,
             },
             id,
-            index: None,
-        }
+        )
     }
 
     pub(crate) fn user(id: u64, error: Box<dyn UserError>) -> Self {
-        TaskError {
-            repr: Repr::User(error),
-            id,
-            index: None,
-        }
+        Self::from_inner(Repr::User(error), id)
     }
 
     /// The user's error, if this carries one: `Ok` with it and the index,
     /// `Err(self)` otherwise.
     pub(crate) fn take_user(self) -> Result<(Box<dyn UserError>, Option<usize>), Self> {
-        match self.repr {
-            Repr::User(error) => Ok((error, self.index)),
-            repr => Err(TaskError { repr, ..self }),
+        let inner = *self.0;
+        match inner.repr {
+            Repr::User(error) => Ok((error, inner.index)),
+            repr => Err(TaskError(Box::new(Inner { repr, ..inner }))),
         }
     }
 
     pub(crate) fn cancelled(id: u64, why: Cancellation) -> Self {
-        TaskError {
-            repr: Repr::Cancelled(why),
-            id,
-            index: None,
-        }
+        Self::from_inner(Repr::Cancelled(why), id)
     }
 
     /// The same error, reported for one item of a chunk that failed as a
     /// whole (the payload, if any, stays with the original).
     pub(crate) fn for_item(&self, index: usize) -> Self {
-        let repr = match &self.repr {
+        let repr = match &self.0.repr {
             Repr::Panic {
-                origin, message, ..
+                origin,
+                location,
+                payload,
             } => Repr::Panic {
                 origin: *origin,
-                message: message.clone(),
-                payload: Mutex::new(None),
+                location: location.clone(),
+                payload: Stored::Message(payload.message().map(Box::from)),
             },
             Repr::Cancelled(why) => Repr::Cancelled(*why),
             // A whole chunk fails only by being cancelled or by a panic of the
@@ -137,15 +185,11 @@ impl TaskError {
                 Repr::Cancelled(Cancellation::Abandoned)
             }
         };
-        TaskError {
-            repr,
-            id: self.id,
-            index: Some(index),
-        }
+        Self::from_inner(repr, self.0.id).with_index(index)
     }
 
     pub(crate) fn with_index(mut self, index: usize) -> Self {
-        self.index = Some(index);
+        self.0.index = Some(index);
         self
     }
 
@@ -158,23 +202,16 @@ impl TaskError {
     ///
     /// let pool = corepool::Pool::new(1)?;
     /// let err = pool.apply(|| -> u8 { panic!() }).unwrap_err();
-    /// assert_eq!(err.task_error().unwrap().kind(), TaskErrorKind::Panicked);
+    /// assert_eq!(err.kind(), Some(TaskErrorKind::Panicked));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn kind(&self) -> TaskErrorKind {
-        match &self.repr {
-            Repr::Panic {
-                origin: Origin::Task,
-                ..
-            } => TaskErrorKind::Panicked,
-            Repr::Panic {
-                origin: Origin::Callback,
-                ..
-            } => TaskErrorKind::CallbackPanicked,
-            Repr::Panic {
-                origin: Origin::Input,
-                ..
-            } => TaskErrorKind::InputPanicked,
+        match &self.0.repr {
+            Repr::Panic { origin, .. } => match origin {
+                Origin::Task => TaskErrorKind::Panicked,
+                Origin::Callback => TaskErrorKind::CallbackPanicked,
+                Origin::Input => TaskErrorKind::InputPanicked,
+            },
             Repr::Cancelled(_) => TaskErrorKind::Cancelled,
             Repr::User(_) => TaskErrorKind::User,
         }
@@ -187,40 +224,31 @@ impl TaskError {
     /// ```
     /// # #[tokio::main] async fn main() {
     /// let pool = corepool::Pool::new(1).unwrap();
-    /// assert!(pool.apply_async(|| -> () { panic!() }).await.unwrap_err().is_panic());
+    /// assert!(pool.apply_async(|| panic!("no")).await.unwrap_err().is_panic());
     /// # }
     /// ```
     pub fn is_panic(&self) -> bool {
         self.kind() == TaskErrorKind::Panicked
     }
 
-    /// Whether the task was cancelled before it ran.
+    /// Whether the task was cancelled: it never ran (the pool was closed or
+    /// terminated, its queue was full, its result was dropped), or it
+    /// stopped on [`is_cancelled`](crate::is_cancelled).
     ///
     /// # Examples
     ///
     /// ```
-    /// use std::sync::mpsc;
-    ///
     /// let pool = corepool::Pool::new(1)?;
-    /// let (started, has_started) = mpsc::channel();
-    /// let (finish, may_finish) = mpsc::channel::<()>();
-    /// let mut busy = pool.apply_async(move || {
-    ///     started.send(()).unwrap();
-    ///     may_finish.recv().unwrap();
-    /// });
-    /// has_started.recv()?; // the only worker is busy now
-    /// let mut queued = pool.apply_async(|| 1);
-    /// pool.terminate();
-    /// assert!(queued.get().unwrap_err().task_error().unwrap().is_cancelled());
-    /// finish.send(())?;
-    /// assert!(busy.get().is_ok()); // running work finishes
+    /// pool.close();
+    /// let err = pool.apply_async(|| 1).get().unwrap_err();
+    /// assert!(err.is_cancelled());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.repr, Repr::Cancelled(_))
+        matches!(self.0.repr, Repr::Cancelled(_))
     }
 
-    /// Why the task was cancelled, if it was.
+    /// Why the task was cancelled; `None` if it was not.
     ///
     /// # Examples
     ///
@@ -229,19 +257,19 @@ impl TaskError {
     ///
     /// let pool = corepool::Pool::new(1)?;
     /// pool.close();
-    /// let err = pool.apply(|| 1).unwrap_err();
-    /// assert_eq!(err.task_error().unwrap().cancellation(), Some(Cancellation::PoolClosed));
+    /// let err = pool.apply_async(|| 1).get().unwrap_err();
+    /// assert_eq!(err.cancellation(), Some(Cancellation::PoolClosed));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn cancellation(&self) -> Option<Cancellation> {
-        match self.repr {
+        match self.0.repr {
             Repr::Cancelled(why) => Some(why),
             Repr::Panic { .. } | Repr::User(_) => None,
         }
     }
 
-    /// The id of the submission: the `id` field of the `corepool.job` spans
-    /// its work ran in (one id for every chunk of a map or an `imap`).
+    /// The id of the submission, as in the `id` field of its
+    /// `corepool.job` tracing span.
     ///
     /// # Examples
     ///
@@ -254,98 +282,115 @@ impl TaskError {
     /// # }
     /// ```
     pub fn id(&self) -> u64 {
-        self.id
+        self.0.id
     }
 
-    /// The index of the failing input item, for the map family and `imap`.
+    /// The index of the input item that failed, for the map family and
+    /// `imap`; `None` for `apply`.
     ///
     /// # Examples
     ///
     /// ```
     /// # #[tokio::main] async fn main() {
     /// let pool = corepool::Pool::new(2).unwrap();
-    /// let err = pool
-    ///     .map_async(|x: u32| if x == 3 { panic!("three") } else { x }, 0..10)
-    ///     .await
-    ///     .unwrap_err();
-    /// assert_eq!(err.index(), Some(3));
+    /// let err = pool.map_async(|x: u8| 10 / x, [1, 2, 0, 4]).await.unwrap_err();
+    /// assert_eq!(err.index(), Some(2));
     /// # }
     /// ```
     pub fn index(&self) -> Option<usize> {
-        self.index
+        self.0.index
     }
 
-    /// The panic message, when the task, a callback or the input panicked
-    /// with a `&str` or a `String`.
+    /// The panic's message, if it panicked with a string (as `panic!`
+    /// does).
     ///
     /// # Examples
     ///
     /// ```
     /// # #[tokio::main] async fn main() {
     /// let pool = corepool::Pool::new(1).unwrap();
-    /// let err = pool.apply_async(|| -> () { panic!("bad {}", 42) }).await.unwrap_err();
-    /// assert_eq!(err.panic_message(), Some("bad 42"));
+    /// let err = pool.apply_async(|| -> () { panic!("at {}", 3) }).await.unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("at 3"));
     /// # }
     /// ```
     pub fn panic_message(&self) -> Option<&str> {
-        match &self.repr {
-            Repr::Panic { message, .. } => message.as_deref(),
+        match &self.0.repr {
+            Repr::Panic { payload, .. } => payload.message(),
             Repr::Cancelled(_) | Repr::User(_) => None,
         }
     }
 
-    /// A view of the panic payload, by reference, while the error is kept
-    /// (for an error callback, say: Python's errbacks test
-    /// `isinstance(exc, KeyError)`). `None` if this is not a panic or the
-    /// payload was taken by [`into_panic`](TaskError::into_panic).
+    /// Where the task panicked, as `file:line:column`; `None` if it did not
+    /// panic, or if the application replaced the panic hook after the pool
+    /// was built (corepool chains the hook in place when the first pool is
+    /// built and notes panic locations from it; see the crate docs).
     ///
     /// # Examples
     ///
     /// ```
-    /// use std::sync::mpsc;
-    /// use corepool::Callbacks;
-    ///
-    /// #[derive(Debug)]
-    /// struct KeyError(&'static str);
-    ///
     /// let pool = corepool::Pool::new(1)?;
-    /// let (tx, rx) = mpsc::channel();
-    /// let cb = Callbacks::new().on_error(move |e: &corepool::TaskError| {
-    ///     let key = e.panic_payload().and_then(|p| p.downcast_ref::<KeyError>().map(|k| k.0));
-    ///     tx.send(key).unwrap();
-    /// });
-    /// pool.apply_async_with(|| -> u8 { std::panic::panic_any(KeyError("id")) }, cb).detach();
-    /// assert_eq!(rx.recv()?, Some("id"));
+    /// let err = pool.apply(|| -> u8 { panic!("here") }).unwrap_err();
+    /// let location = err.panic_location().unwrap();
+    /// assert!(location.contains(".rs:"), "{location}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn panic_location(&self) -> Option<&str> {
+        match &self.0.repr {
+            Repr::Panic { location, .. } => location.as_deref(),
+            Repr::Cancelled(_) | Repr::User(_) => None,
+        }
+    }
+
+    /// A view of the panic's payload, without taking it. Never blocks: the
+    /// payloads of `panic!` (`&str`, `String`) can be viewed any number of
+    /// times at once; another payload (from `std::panic::panic_any`) is
+    /// behind a lock, and a second view while a first is alive is `None`.
+    /// `None` as well for errors that are not panics, and for the copies of
+    /// a failed chunk's error given to its other items.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(1)?;
+    /// let err = pool.apply(|| -> u8 { std::panic::panic_any(42_i32) }).unwrap_err();
+    /// let payload = err.panic_payload().unwrap();
+    /// assert_eq!(payload.downcast_ref::<i32>(), Some(&42));
+    ///
+    /// let err = pool.apply(|| -> u8 { panic!("boom") }).unwrap_err();
+    /// let (a, b) = (err.panic_payload().unwrap(), err.panic_payload().unwrap());
+    /// assert_eq!(a.downcast_ref::<&str>(), b.downcast_ref::<&str>());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn panic_payload(&self) -> Option<PanicPayload<'_>> {
-        match &self.repr {
-            Repr::Panic { payload, .. } => {
-                let guard = sync::lock(payload);
-                guard.is_some().then_some(PanicPayload(guard))
-            }
+        match &self.0.repr {
+            Repr::Panic { payload, .. } => match payload {
+                Stored::Shared(payload) => Some(PanicPayload(View::Shared(&**payload))),
+                Stored::Locked(lock) => {
+                    let guard = sync::try_lock(lock)?;
+                    guard.is_some().then_some(PanicPayload(View::Locked(guard)))
+                }
+                Stored::Message(_) => None,
+            },
             Repr::Cancelled(_) | Repr::User(_) => None,
         }
     }
 
-    /// Consumes the error, returning the panic payload (to resume it with
-    /// `std::panic::resume_unwind`, say).
+    /// The panic's payload, to resume the panic with
+    /// `std::panic::resume_unwind`.
     ///
     /// # Panics
     ///
-    /// Panics if the error does not carry a payload: it is not a panic, or it
-    /// is one of the per-item copies made when a whole `imap` chunk failed.
-    /// Use [`try_into_panic`](TaskError::try_into_panic) to check.
+    /// Panics if the error carries no payload (see
+    /// [`try_into_panic`](TaskError::try_into_panic)).
     ///
     /// # Examples
     ///
     /// ```
-    /// # #[tokio::main] async fn main() {
-    /// let pool = corepool::Pool::new(1).unwrap();
-    /// let err = pool.apply_async(|| -> () { std::panic::panic_any(17_u8) }).await.unwrap_err();
+    /// let pool = corepool::Pool::new(1)?;
+    /// let err = pool.apply(|| -> u8 { panic!("boom") }).unwrap_err();
     /// let payload = err.into_panic();
-    /// assert_eq!(payload.downcast_ref::<u8>(), Some(&17));
-    /// # }
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
@@ -353,22 +398,30 @@ impl TaskError {
             .expect("`TaskError` does not carry a panic payload")
     }
 
-    /// Consumes the error, returning the panic payload if there is one, or
-    /// the error itself if not.
+    /// The panic's payload, or the error back if it carries none (it is not
+    /// a panic, or it is the copy given to another item of a failed chunk).
     ///
     /// # Examples
     ///
     /// ```
-    /// # #[tokio::main] async fn main() {
-    /// let pool = corepool::Pool::new(1).unwrap();
+    /// let pool = corepool::Pool::new(1)?;
     /// pool.close();
-    /// let err = pool.apply_async(|| 1).await.unwrap_err();
-    /// assert!(err.try_into_panic().is_err());
-    /// # }
+    /// let err = pool.apply_async(|| 1).get().unwrap_err();
+    /// assert!(err.into_task_error().unwrap().try_into_panic().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
-        let payload = match &self.repr {
-            Repr::Panic { payload, .. } => sync::lock(payload).take(),
+    pub fn try_into_panic(mut self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
+        let payload = match &mut self.0.repr {
+            Repr::Panic { payload, .. } => {
+                match std::mem::replace(payload, Stored::Message(None)) {
+                    Stored::Shared(p) => Some(p as Payload),
+                    Stored::Locked(lock) => lock.into_inner().unwrap_or_else(|e| e.into_inner()),
+                    kept @ Stored::Message(_) => {
+                        *payload = kept;
+                        None
+                    }
+                }
+            }
             Repr::Cancelled(_) | Repr::User(_) => None,
         };
         payload.ok_or(self)
@@ -377,8 +430,8 @@ impl TaskError {
 
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let id = self.id;
-        match &self.repr {
+        let id = self.0.id;
+        match &self.0.repr {
             Repr::Panic { origin, .. } => match origin {
                 Origin::Task => write!(f, "task {id} panicked")?,
                 Origin::Callback => write!(f, "a callback of task {id} panicked")?,
@@ -387,20 +440,22 @@ impl fmt::Display for TaskError {
             Repr::Cancelled(_) => write!(f, "task {id} was cancelled")?,
             Repr::User(_) => write!(f, "task {id} returned an error")?,
         }
-        if let Some(index) = self.index {
+        if let Some(index) = self.0.index {
             write!(f, " (item {index})")?;
         }
-        match &self.repr {
-            Repr::Panic {
-                message: Some(message),
-                ..
-            } => write!(f, ": {message}"),
-            Repr::Panic { message: None, .. } => Ok(()),
+        if let Some(location) = self.panic_location() {
+            write!(f, " at {location}")?;
+        }
+        match &self.0.repr {
+            Repr::Panic { .. } => match self.panic_message() {
+                Some(message) => write!(f, ": {message}"),
+                None => Ok(()),
+            },
             Repr::Cancelled(Cancellation::PoolClosed) => {
                 f.write_str(": the pool was closed when it was submitted")
             }
             Repr::Cancelled(Cancellation::Terminated) => {
-                f.write_str(": the pool was terminated before it ran")
+                f.write_str(": the pool was terminated")
             }
             Repr::Cancelled(Cancellation::Abandoned) => {
                 f.write_str(": nobody wanted its result any more")
@@ -416,25 +471,65 @@ impl fmt::Display for TaskError {
 impl fmt::Debug for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("TaskError");
-        d.field("id", &self.id).field("kind", &self.kind());
+        d.field("id", &self.0.id).field("kind", &self.kind());
         if let Some(why) = self.cancellation() {
             d.field("cancellation", &why);
         }
         if let Some(message) = self.panic_message() {
             d.field("message", &message);
         }
-        d.field("index", &self.index).finish()
+        if let Some(location) = self.panic_location() {
+            d.field("location", &location);
+        }
+        d.field("index", &self.0.index).finish()
     }
 }
 
 impl std::error::Error for TaskError {}
 
 impl From<TaskError> for io::Error {
-    /// A panic or a cancellation as an `io::Error` of kind `Other`, for code
-    /// that reports everything as `io::Error` (tokio does the same for its
-    /// `JoinError`).
     fn from(error: TaskError) -> io::Error {
         io::Error::other(error)
+    }
+}
+
+// ===== impl PanicPayload =====
+
+/// A borrowed view of a panic's payload, from
+/// [`TaskError::panic_payload`]: dereferences to `dyn Any + Send`.
+///
+/// # Examples
+///
+/// ```
+/// let pool = corepool::Pool::new(1)?;
+/// let err = pool.apply(|| -> () { panic!("boom") }).unwrap_err();
+/// let payload = err.panic_payload().unwrap();
+/// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct PanicPayload<'a>(View<'a>);
+
+enum View<'a> {
+    Shared(&'a (dyn Any + Send + Sync)),
+    Locked(MutexGuard<'a, Option<Payload>>),
+}
+
+impl std::ops::Deref for PanicPayload<'_> {
+    type Target = dyn Any + Send;
+
+    fn deref(&self) -> &Self::Target {
+        match &self.0 {
+            View::Shared(payload) => *payload,
+            View::Locked(guard) => &**guard.as_ref().expect("checked when the view was made"),
+        }
+    }
+}
+
+impl fmt::Debug for PanicPayload<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicPayload")
+            .field("message", &payload_message(&**self))
+            .finish_non_exhaustive()
     }
 }
 
@@ -445,8 +540,9 @@ mod tests {
     fn assert_send_sync<T: Send + Sync + 'static>() {}
 
     #[test]
-    fn errors_are_send_sync() {
+    fn errors_are_send_sync_and_one_pointer_wide() {
         assert_send_sync::<TaskError>();
+        assert_eq!(std::mem::size_of::<TaskError>(), std::mem::size_of::<usize>());
     }
 
     #[test]
@@ -462,12 +558,24 @@ mod tests {
     }
 
     #[test]
+    fn views_never_block() {
+        let e = TaskError::panicked(1, Box::new(7_u8));
+        let first = e.panic_payload().expect("a first view");
+        assert!(e.panic_payload().is_none(), "a second view does not wait");
+        drop(first);
+        assert_eq!(e.panic_payload().unwrap().downcast_ref::<u8>(), Some(&7));
+        let e = TaskError::panicked(2, Box::new("text"));
+        let (a, b) = (e.panic_payload().unwrap(), e.panic_payload().unwrap());
+        assert_eq!(a.downcast_ref::<&str>(), b.downcast_ref::<&str>());
+    }
+
+    #[test]
     fn cancellations_carry_no_payload_and_say_why() {
         let e = TaskError::cancelled(4, Cancellation::Terminated);
         assert_eq!(e.panic_message(), None);
         assert_eq!(
             e.to_string(),
-            "task 4 was cancelled: the pool was terminated before it ran"
+            "task 4 was cancelled: the pool was terminated"
         );
         let e = e.try_into_panic().unwrap_err();
         assert_eq!(e.kind(), TaskErrorKind::Cancelled);

@@ -165,7 +165,8 @@ where
 
 /// A user's error, type-erased while it travels through the pool; `Debug`
 /// so that a `TaskError` can always be shown.
-pub(crate) trait UserError: Any + Send + Sync + fmt::Debug {
+#[allow(unreachable_pub)]
+pub trait UserError: Any + Send + Sync + fmt::Debug {
     fn as_any(&self) -> &dyn Any;
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send + Sync>;
 }
@@ -180,13 +181,32 @@ impl<E: Any + Send + Sync + fmt::Debug> UserError for E {
     }
 }
 
-/// The error type a result or stream hands out: [`TaskError`] for the plain
-/// forms, [`TryError<E>`] for the fallible ones. Internally every outcome is
-/// a `TaskError` (a user's error travels boxed inside it); this converts at
-/// the edge, and back for error callbacks.
-pub(crate) trait Outcome: Sized + Send + 'static {
+/// What a function returns inside the pool: its value, or (fallible work)
+/// the user's error, boxed until `TryError` types it again.
+pub(crate) type UserResult<T> = Result<T, Box<dyn UserError>>;
+
+/// Boxes a user's error for its trip through the pool.
+pub(crate) fn box_user<E: Send + Sync + fmt::Debug + 'static>(error: E) -> Box<dyn UserError> {
+    Box::new(error)
+}
+
+/// The error type a result or stream hands out: [`TaskError`] for plain
+/// work, [`TryError<E>`] for fallible work. Internally every outcome is a
+/// `TaskError` (a user's error travels boxed inside it); this converts at
+/// the edge, and back for error callbacks. Sealed (not nameable outside the
+/// crate).
+#[allow(unreachable_pub)]
+pub trait Outcome: Sized + Send + 'static {
+    #[doc(hidden)]
     fn from_task_error(error: TaskError) -> Self;
+    #[doc(hidden)]
     fn into_task_error(self, id: u64) -> TaskError;
+    /// The `TaskError` inside, if any (not for a user's `Err`).
+    #[doc(hidden)]
+    fn as_task_error(&self) -> Option<&TaskError>;
+    /// The failing item's index.
+    #[doc(hidden)]
+    fn index(&self) -> Option<usize>;
 }
 
 impl Outcome for TaskError {
@@ -196,6 +216,14 @@ impl Outcome for TaskError {
 
     fn into_task_error(self, _id: u64) -> TaskError {
         self
+    }
+
+    fn as_task_error(&self) -> Option<&TaskError> {
+        Some(self)
+    }
+
+    fn index(&self) -> Option<usize> {
+        TaskError::index(self)
     }
 }
 
@@ -237,5 +265,13 @@ where
             }
             TryError::Task(e) => e,
         }
+    }
+
+    fn as_task_error(&self) -> Option<&TaskError> {
+        self.task_error()
+    }
+
+    fn index(&self) -> Option<usize> {
+        TryError::index(self)
     }
 }

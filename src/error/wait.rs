@@ -1,9 +1,9 @@
-//! The errors of the sync calls: [`WouldDeadlock`], [`WaitError`],
-//! [`TimeoutError`], and [`JoinError`].
+//! The errors of the sync calls: [`WouldDeadlock`], [`WaitError`], and
+//! [`JoinError`].
 
 use std::fmt;
 
-use super::TaskError;
+use super::{Cancellation, Outcome, PanicPayload, TaskError, TaskErrorKind};
 
 // ===== impl WouldDeadlock =====
 
@@ -47,37 +47,51 @@ impl std::error::Error for WouldDeadlock {}
 
 // ===== impl WaitError =====
 
-/// The error of a sync call that waits for a task: [`Pool::apply`],
-/// [`Pool::map`] and the rest of the map family,
-/// [`AsyncResult::get`], and the items of a
-/// [`BlockingIter`](crate::BlockingIter).
+/// Why a sync or timed wait gave no value: the error of `apply`, `map`,
+/// `run`, [`AsyncResult::get`](crate::AsyncResult::get) and
+/// [`get_timeout`](crate::AsyncResult::get_timeout),
+/// [`wait`](crate::AsyncResult::wait) and
+/// [`wait_timeout`](crate::AsyncResult::wait_timeout), and the blocking
+/// `imap` iterator's [`next_timeout`](crate::BlockingIter::next_timeout).
 ///
-/// [`Pool::apply`]: crate::Pool::apply
-/// [`Pool::map`]: crate::Pool::map
-/// [`AsyncResult::get`]: crate::AsyncResult::get
+/// The task's own error (`E`: a [`TaskError`], or a
+/// [`TryError`](crate::TryError) for fallible work) is one variant; the
+/// others say why there was nothing to wait for. Every accessor of the
+/// task's error is here directly ([`kind`](WaitError::kind),
+/// [`cancellation`](WaitError::cancellation), [`index`](WaitError::index),
+/// [`panic_message`](WaitError::panic_message)...), so a caller needs no
+/// `match` for the common questions.
 ///
 /// # Examples
 ///
 /// ```
-/// use corepool::WaitError;
+/// use corepool::{Cancellation, TaskErrorKind, WaitError};
 ///
 /// let pool = corepool::Pool::new(1)?;
-/// match pool.apply(|| -> u8 { panic!("boom") }) {
-///     Err(WaitError::Task(e)) => assert_eq!(e.panic_message(), Some("boom")),
-///     other => panic!("{other:?}"),
-/// }
+/// let err = pool.map(|x: u32| 10 / x, [5, 0]).unwrap_err();
+/// assert_eq!(err.kind(), Some(TaskErrorKind::Panicked));
+/// assert_eq!(err.index(), Some(1));
+///
+/// pool.close();
+/// let err = pool.apply(|| 1).unwrap_err();
+/// assert_eq!(err.cancellation(), Some(Cancellation::PoolClosed));
+/// assert!(matches!(err, WaitError::Task(_)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-///
-/// For the fallible (`try_`) forms the task's error is a
-/// [`TryError<E>`](crate::TryError): `WaitError<TryError<E>>`.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum WaitError<E = TaskError> {
-    /// The task failed: it panicked or was cancelled (or, for the `try_`
-    /// forms, returned your error).
+    /// The task failed: it panicked, was cancelled, or (fallible work)
+    /// returned `Err`.
     Task(E),
-    /// The call refused to block here; nothing was submitted or taken.
+    /// Waiting here would stall the caller's runtime (see the
+    /// [crate docs](crate#where-blocking-calls-are-allowed)); nothing was
+    /// submitted or taken.
     WouldDeadlock(WouldDeadlock),
+    /// A timed wait's time ran out first; nothing is lost, wait again.
+    TimedOut,
+    /// The value was already taken by an earlier `get` or `.await`.
+    Taken,
 }
 
 impl<E> WaitError<E> {
@@ -87,108 +101,221 @@ impl<E> WaitError<E> {
     ///
     /// ```
     /// let pool = corepool::Pool::new(1)?;
-    /// let err = pool.apply(|| -> () { panic!() }).unwrap_err();
-    /// assert!(err.task_error().unwrap().is_panic());
+    /// let err = pool.apply(|| -> u8 { panic!("boom") }).unwrap_err();
+    /// assert_eq!(err.task_error().unwrap().panic_message(), Some("boom"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn task_error(&self) -> Option<&E> {
         match self {
             WaitError::Task(e) => Some(e),
-            WaitError::WouldDeadlock(_) => None,
+            _ => None,
         }
     }
 
-    /// The refusal to block, if that is what this is.
+    /// The task's error, by value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(1)?;
+    /// let err = pool.apply(|| -> u8 { panic!("boom") }).unwrap_err();
+    /// let payload = err.into_task_error().unwrap().into_panic();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_task_error(self) -> Option<E> {
+        match self {
+            WaitError::Task(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Why waiting here was refused, if it was.
     ///
     /// # Examples
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let pool = corepool::Pool::new(1).unwrap();
-    /// assert!(pool.apply(|| 1).unwrap_err().would_deadlock().is_some());
+    /// let err = pool.apply(|| 1).unwrap_err(); // on a current_thread runtime
+    /// assert!(err.would_deadlock().is_some());
     /// # }
     /// ```
     pub fn would_deadlock(&self) -> Option<&WouldDeadlock> {
         match self {
-            WaitError::Task(_) => None,
             WaitError::WouldDeadlock(e) => Some(e),
+            _ => None,
         }
     }
 
-    /// The task's error by value, if that is what this is (to resume its
-    /// panic, say).
+    /// Whether a timed wait ran out of time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = corepool::Pool::new(1)?;
+    /// let mut r = pool.apply_async(|| std::thread::sleep(Duration::from_millis(200)));
+    /// assert!(r.get_timeout(Duration::ZERO).unwrap_err().is_timeout());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, WaitError::TimedOut)
+    }
+
+    /// Whether the value had already been taken.
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = corepool::Pool::new(1)?;
-    /// let err = pool.apply(|| -> () { std::panic::panic_any(7_u8) }).unwrap_err();
-    /// let payload = err.into_task_error().unwrap().into_panic();
-    /// assert_eq!(payload.downcast_ref::<u8>(), Some(&7));
+    /// let mut r = pool.apply_async(|| 1);
+    /// assert_eq!(r.get()?, 1);
+    /// assert!(r.get().unwrap_err().is_taken());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn into_task_error(self) -> Option<E> {
-        match self {
-            WaitError::Task(e) => Some(e),
-            WaitError::WouldDeadlock(_) => None,
-        }
+    pub fn is_taken(&self) -> bool {
+        matches!(self, WaitError::Taken)
     }
 }
 
-impl WaitError {
-    /// Whether the task panicked ([`TaskError::is_panic`]).
+impl<E: Outcome> WaitError<E> {
+    fn task(&self) -> Option<&TaskError> {
+        self.task_error().and_then(Outcome::as_task_error)
+    }
+
+    /// The kind of the task's error; `None` when the error is not the
+    /// task's ([`WouldDeadlock`](WaitError::WouldDeadlock),
+    /// [`TimedOut`](WaitError::TimedOut), [`Taken`](WaitError::Taken)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corepool::{Apply, TaskErrorKind};
+    ///
+    /// let pool = corepool::Pool::new(1)?;
+    /// let err = pool.run(Apply::fallible(|| "x".parse::<u8>())).unwrap_err();
+    /// assert_eq!(err.kind(), Some(TaskErrorKind::User));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kind(&self) -> Option<TaskErrorKind> {
+        let error = self.task_error()?;
+        Some(error.as_task_error().map_or(TaskErrorKind::User, TaskError::kind))
+    }
+
+    /// Whether the task panicked.
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = corepool::Pool::new(1)?;
-    /// assert!(pool.map(|x: u8| 1 / x, [0]).unwrap_err().is_panic());
+    /// assert!(pool.apply(|| -> u8 { panic!() }).unwrap_err().is_panic());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_panic(&self) -> bool {
-        self.task_error().is_some_and(TaskError::is_panic)
+        self.task().is_some_and(TaskError::is_panic)
     }
 
-    /// Whether the task was cancelled ([`TaskError::is_cancelled`]).
+    /// Whether the task was cancelled.
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = corepool::Pool::new(1)?;
-    /// pool.close();
+    /// pool.terminate();
     /// assert!(pool.apply(|| 1).unwrap_err().is_cancelled());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        self.task_error().is_some_and(TaskError::is_cancelled)
+        self.task().is_some_and(TaskError::is_cancelled)
     }
 
-    /// The panic message ([`TaskError::panic_message`]).
+    /// Why the task was cancelled, if it was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corepool::Cancellation;
+    ///
+    /// let pool = corepool::Pool::new(1)?;
+    /// pool.close();
+    /// let err = pool.apply(|| 1).unwrap_err();
+    /// assert_eq!(err.cancellation(), Some(Cancellation::PoolClosed));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancellation(&self) -> Option<Cancellation> {
+        self.task().and_then(TaskError::cancellation)
+    }
+
+    /// The panic's message, if the task panicked with a string.
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = corepool::Pool::new(1)?;
-    /// let err = pool.apply(|| -> () { panic!("boom") }).unwrap_err();
+    /// let err = pool.apply(|| -> u8 { panic!("boom") }).unwrap_err();
     /// assert_eq!(err.panic_message(), Some("boom"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn panic_message(&self) -> Option<&str> {
-        self.task_error().and_then(TaskError::panic_message)
+        self.task().and_then(TaskError::panic_message)
     }
 
-    /// The index of the failing input item ([`TaskError::index`]).
+    /// Where the task panicked (`file:line:column`), if it did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(1)?;
+    /// let err = pool.apply(|| -> u8 { panic!("boom") }).unwrap_err();
+    /// assert!(err.panic_location().unwrap().contains(".rs:"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn panic_location(&self) -> Option<&str> {
+        self.task().and_then(TaskError::panic_location)
+    }
+
+    /// A view of the panic's payload (see [`TaskError::panic_payload`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(1)?;
+    /// let err = pool.apply(|| -> u8 { panic!("boom") }).unwrap_err();
+    /// assert_eq!(err.panic_payload().unwrap().downcast_ref::<&str>(), Some(&"boom"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn panic_payload(&self) -> Option<PanicPayload<'_>> {
+        self.task().and_then(TaskError::panic_payload)
+    }
+
+    /// The index of the input item that failed (the map family, `imap`).
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = corepool::Pool::new(2)?;
-    /// let err = pool.map(|x: u32| if x == 3 { panic!() } else { x }, 0..10).unwrap_err();
-    /// assert_eq!(err.index(), Some(3));
+    /// let err = pool.map(|x: u8| 10 / x, [1, 0]).unwrap_err();
+    /// assert_eq!(err.index(), Some(1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn index(&self) -> Option<usize> {
-        self.task_error().and_then(TaskError::index)
+        self.task_error().and_then(Outcome::index)
+    }
+
+    /// The id of the submission (the `id` of its `corepool.job` span).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(1)?;
+    /// let err = pool.apply(|| -> u8 { panic!() }).unwrap_err();
+    /// assert_eq!(err.id(), err.task_error().map(|e| e.id()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn id(&self) -> Option<u64> {
+        self.task().map(TaskError::id)
     }
 }
 
@@ -209,6 +336,8 @@ impl<E: fmt::Display> fmt::Display for WaitError<E> {
         match self {
             WaitError::Task(e) => e.fmt(f),
             WaitError::WouldDeadlock(e) => e.fmt(f),
+            WaitError::TimedOut => f.write_str("timed out waiting for the task"),
+            WaitError::Taken => f.write_str("the task's value was already taken"),
         }
     }
 }
@@ -219,113 +348,6 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for WaitError<E> {
         None
     }
 }
-
-// ===== impl TimeoutError =====
-
-/// The error of a sync call with a timeout:
-/// [`AsyncResult::get_timeout`](crate::AsyncResult::get_timeout) and
-/// [`BlockingIter::next_timeout`](crate::BlockingIter::next_timeout).
-///
-/// # Examples
-///
-/// ```
-/// use std::{sync::mpsc, time::Duration};
-/// use corepool::TimeoutError;
-///
-/// let pool = corepool::Pool::new(1)?;
-/// let (go, wait_for_go) = mpsc::channel::<()>();
-/// let mut r = pool.apply_async(move || { wait_for_go.recv().unwrap(); 5 });
-/// assert!(matches!(r.get_timeout(Duration::from_millis(1)), Err(TimeoutError::TimedOut)));
-/// go.send(())?;
-/// assert_eq!(r.get()?, 5); // nothing was lost
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug)]
-pub enum TimeoutError<E = TaskError> {
-    /// The result was not ready in time. Nothing was lost: it can still be
-    /// waited for or awaited.
-    TimedOut,
-    /// The task failed: it panicked or was cancelled (or, for the `try_`
-    /// forms, returned your error).
-    Task(E),
-    /// The call refused to block here; nothing was submitted or taken.
-    WouldDeadlock(WouldDeadlock),
-}
-
-impl<E> TimeoutError<E> {
-    /// Whether the call ran out of time.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let pool = corepool::Pool::new(1)?;
-    /// let (_keep, wait_forever) = std::sync::mpsc::channel::<()>();
-    /// let mut r = pool.apply_async(move || { let _ = wait_forever.recv(); });
-    /// assert!(r.get_timeout(Duration::ZERO).unwrap_err().is_timeout());
-    /// # drop(_keep);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, TimeoutError::TimedOut)
-    }
-
-    /// The task's error, if that is what this is.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let pool = corepool::Pool::new(1)?;
-    /// let mut r = pool.apply_async(|| -> () { panic!("boom") });
-    /// let err = r.get_timeout(Duration::from_secs(60)).unwrap_err();
-    /// assert_eq!(err.task_error().unwrap().panic_message(), Some("boom"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn task_error(&self) -> Option<&E> {
-        match self {
-            TimeoutError::Task(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl<E> From<WaitError<E>> for TimeoutError<E> {
-    fn from(error: WaitError<E>) -> Self {
-        match error {
-            WaitError::Task(e) => TimeoutError::Task(e),
-            WaitError::WouldDeadlock(e) => TimeoutError::WouldDeadlock(e),
-        }
-    }
-}
-
-impl<E> From<WouldDeadlock> for TimeoutError<E> {
-    fn from(error: WouldDeadlock) -> Self {
-        TimeoutError::WouldDeadlock(error)
-    }
-}
-
-impl From<TaskError> for TimeoutError {
-    fn from(error: TaskError) -> Self {
-        TimeoutError::Task(error)
-    }
-}
-
-impl<E: fmt::Display> fmt::Display for TimeoutError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TimeoutError::TimedOut => f.write_str(
-                "timed out waiting for the result (nothing was lost: it can still be awaited)",
-            ),
-            TimeoutError::Task(e) => e.fmt(f),
-            TimeoutError::WouldDeadlock(e) => e.fmt(f),
-        }
-    }
-}
-
-impl<E: fmt::Debug + fmt::Display> std::error::Error for TimeoutError<E> {}
 
 // ===== impl JoinError =====
 

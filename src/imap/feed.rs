@@ -11,13 +11,13 @@ use std::vec;
 
 use futures::Stream;
 
-use crate::apply::UserResult;
-use crate::error::{Cancellation, TaskError};
+use crate::error::{Cancellation, TaskError, UserResult};
 use crate::job::{Job, Labels};
 use crate::pool::Pool;
-use crate::queue::Refused;
+use crate::registry::Refused;
 use crate::result::AsyncResult;
 use crate::unwind;
+use crate::work::prepare_closure;
 
 /// Items pre-reserved per chunk: a huge `chunksize` over a short input must
 /// not reserve what the input will never fill; the batch grows as items
@@ -63,12 +63,12 @@ pub(crate) struct Feeder<S: Stream, F, T> {
     next_index: usize,
     batch: Vec<Item<S>>,
     failure: Option<TaskError>,
-    /// A chunk waiting for room in a bounded queue, and its future.
-    waiting: Option<(PushWhenRoom, ChunkFuture<T>)>,
+    /// A chunk waiting for room in a bounded queue, its job and its future.
+    waiting: Option<(PushWhenRoom, Job, ChunkFuture<T>)>,
 }
 
 /// Pushing a job once the queue has room.
-type PushWhenRoom = Pin<Box<dyn Future<Output = Result<(), Job>> + Send>>;
+type PushWhenRoom = Pin<Box<dyn Future<Output = Result<(), Refused>> + Send>>;
 
 type Item<S> = <S as Stream>::Item;
 
@@ -117,16 +117,20 @@ where
         self.next_chunk += 1;
         let (job, result) = prepare_chunk(&self.pool, &self.f, labels, items, offset, budget);
         let chunk = ChunkFuture::new(result, offset, len);
-        match self.pool.registry().try_submit(job) {
+        let registry = self.pool.registry();
+        // A full queue is not a refusal here: the stream waits for room
+        // (counted once, when it gets in or gives up).
+        match registry.try_push(job.clone()) {
             Ok(()) => Poll::Ready(Some(Ok(chunk))),
-            Err((job, Refused::Full)) => {
-                let push = Box::pin(self.pool.registry().submit_when_room(job));
-                self.waiting = Some((push, chunk));
+            Err(Refused::Full) => {
+                let push = Box::pin(registry.push_when_room(job.clone()));
+                self.waiting = Some((push, job, chunk));
                 self.poll_waiting(cx)
             }
-            Err((job, Refused::Closed)) => {
+            Err(Refused::Closed) => {
                 // Its items resolve as cancelled, one by one.
-                job.reject(Cancellation::PoolClosed);
+                registry.stats.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                job.reject(&registry.places, Cancellation::PoolClosed);
                 Poll::Ready(Some(Ok(chunk)))
             }
         }
@@ -137,13 +141,14 @@ where
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>> {
-        let Some((push, _)) = self.waiting.as_mut() else {
+        let Some((push, _, _)) = self.waiting.as_mut() else {
             unreachable!("only called with a waiting chunk");
         };
         let pushed = ready!(push.as_mut().poll(cx));
-        let (_, chunk) = self.waiting.take().expect("checked above");
-        if let Err(job) = pushed {
-            job.reject(Cancellation::PoolClosed); // closed while it waited
+        let (_, job, chunk) = self.waiting.take().expect("checked above");
+        if pushed.is_err() {
+            // Closed while it waited.
+            job.reject(&self.pool.registry().places, Cancellation::PoolClosed);
         }
         Poll::Ready(Some(Ok(chunk)))
     }
@@ -251,11 +256,9 @@ where
     F: Fn(I) -> UserResult<T> + Send + Sync + 'static,
 {
     let (job_pool, job_f) = (pool.clone(), f.clone());
-    pool.prepare_labeled(
-        labels,
-        move || Ok(run_chunk(&job_pool, &job_f, labels, items, offset, budget)),
-        None,
-    )
+    prepare_closure(labels, pool.id(), move || {
+        run_chunk(&job_pool, &job_f, labels, items, offset, budget)
+    })
 }
 
 /// Runs one chunk on a worker. A panicking item yields its own error and
@@ -318,26 +321,18 @@ where
             let len = part.len();
             let (job_pool, job_f) = (pool.clone(), f.clone());
             let part_offset = rest_offset;
-            let (job, result) = pool.prepare_labeled(
-                labels,
-                move || {
-                    Ok(run_chunk(
-                        &job_pool,
-                        &job_f,
-                        labels,
-                        part,
-                        part_offset,
-                        budget,
-                    ))
-                },
-                None,
-            );
-            if let Err((job, _)) = pool.registry().try_submit(job) {
+            let (job, result) = prepare_closure(labels, pool.id(), move || {
+                run_chunk(&job_pool, &job_f, labels, part, part_offset, budget)
+            });
+            let registry = pool.registry();
+            if registry.try_push(job.clone()).is_err() {
                 // Closed just now, or the queue is full: the chunk was
                 // accepted, so its tail is not shed; run it here and now (if
-                // closed, it sees that and does not hand on again).
-                let worker = crate::worker::current_of(pool.id()).map_or(0, |(_, i)| i);
-                job.run(worker, true);
+                // closed, it sees that and does not hand on again). Counted
+                // as submitted, never as refused.
+                let (index, generation) = crate::worker::current_of(pool.id())
+                    .map_or((0, 0), |own| (own.index, own.generation));
+                registry.run_here(job, index, generation);
             }
             handed.push((result, part_offset, len));
             rest_offset += len;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{Stream, StreamExt};
 
 use crate::blocking;
-use crate::error::{TimeoutError, WaitError};
+use crate::error::WaitError;
 
 /// A blocking `Iterator` over an [`Imap`](crate::Imap) or
 /// [`ImapUnordered`](crate::ImapUnordered) stream: Python's
@@ -84,7 +84,8 @@ where
     }
 
     /// Like `next`, but gives up after `timeout` (Python's
-    /// `next(timeout)`): `Some(Err(TimeoutError::TimedOut))`. Nothing is
+    /// `next(timeout)`): `Some(Err(WaitError::TimedOut))`, the shape of every
+    /// timed wait. Nothing is
     /// lost; the next call picks up where this one stopped. `Duration::MAX`
     /// means no deadline. On one of the pool's workers a timed wait runs no
     /// chunk itself, so the deadline is kept.
@@ -107,10 +108,10 @@ where
     /// assert!(it.next().is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<T, TimeoutError<E>>> {
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<T, WaitError<E>>> {
         match self.next_until(blocking::deadline(timeout)) {
-            Ok(item) => item.map(|item| item.map_err(TimeoutError::from)),
-            Err(TimedOut) => Some(Err(TimeoutError::TimedOut)),
+            Ok(item) => item,
+            Err(TimedOut) => Some(Err(WaitError::TimedOut)),
         }
     }
 

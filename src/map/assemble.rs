@@ -20,7 +20,14 @@
 //!
 //! `fail` takes the finisher: the first failure wins, later chunks and
 //! appends see the finisher gone and drop their values, outside the lock.
-//! Exactly one of "complete" and "fail" resolves the slot.
+//! Exactly one of "complete" and "fail" resolves the slot. Every user value
+//! dropped here (values of a failed map, the errors that lost the race) is
+//! dropped under `unwind::drop_quietly`, so a panicking `Drop` can neither
+//! leave the map unresolved nor unwind into the worker.
+//!
+//! The result slot lives in the assembler's own allocation: the map's
+//! `AsyncResult` reads from it (one allocation for the map's bookkeeping,
+//! one per chunk job).
 //!
 //! The model in `src/tests/loom_map.rs` runs chunks finishing in every order
 //! with the seal racing them, and a failure racing an append, and checks the
@@ -29,21 +36,30 @@
 
 use std::sync::{Arc, Weak};
 
+use crate::callbacks::Deliver;
 use crate::error::TaskError;
-use crate::job::{Inline, Task};
-use crate::slot::{Finisher, Slot};
-use crate::sync::{self, Mutex, MutexGuard};
+use crate::job::{Inline, Task, Worker};
+use crate::result::Pending;
+use crate::slot::{self, Slot};
+use crate::sync::{self as locks, Mutex, MutexGuard};
+use crate::unwind;
 
 pub(crate) struct Assembler<T> {
-    slot: Arc<Slot<Vec<T>>>,
+    id: u64,
+    slot: Slot<Vec<T>>,
     parts: Mutex<Parts<T>>,
     /// `false`: every item runs even after one fails, and the map resolves
-    /// with the first error once all are done (`MapOptions::fail_fast`).
+    /// with the first error once all are done (`Map::fail_fast`).
     fail_fast: bool,
     /// The chunk jobs, for a worker blocked on this map to claim the ones no
     /// worker has started (see `blocking.rs`); before `cursor`, all are
     /// known to be claimed.
     jobs: Mutex<(Vec<Weak<dyn Task>>, usize)>,
+}
+
+/// Delivers the map's outcome: the callbacks first, then the slot.
+struct Finisher<T> {
+    callbacks: Option<Deliver<Vec<T>>>,
 }
 
 struct Parts<T> {
@@ -56,27 +72,24 @@ struct Parts<T> {
     /// The number of chunks and of items, once the submitter has sealed.
     total: Option<(usize, usize)>,
     /// Taken by whoever resolves the map: the last append, or the first error.
-    finisher: Option<Finisher<Vec<T>>>,
+    finisher: Option<Finisher<T>>,
     /// When not failing fast: the first error to arrive, reported once every
     /// chunk is done.
     first_error: Option<TaskError>,
 }
 
 impl<T> Assembler<T> {
-    pub(crate) fn new(
-        slot: Arc<Slot<Vec<T>>>,
-        finisher: Finisher<Vec<T>>,
-        fail_fast: bool,
-    ) -> Self {
+    pub(crate) fn new(id: u64, callbacks: Option<Deliver<Vec<T>>>, fail_fast: bool) -> Self {
         Assembler {
-            slot,
+            id,
+            slot: Slot::new(),
             fail_fast,
             parts: Mutex::new(Parts {
                 out: Some(Vec::new()),
                 next: 0,
                 waiting: Vec::new(),
                 total: None,
-                finisher: Some(finisher),
+                finisher: Some(Finisher { callbacks }),
                 first_error: None,
             }),
             jobs: Mutex::new((Vec::new(), 0)),
@@ -84,20 +97,16 @@ impl<T> Assembler<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Parts<T>> {
-        sync::lock(&self.parts)
+        locks::lock(&self.parts)
+    }
+
+    fn resolve(&self, finisher: Finisher<T>, outcome: Result<Vec<T>, TaskError>) {
+        slot::deliver(&self.slot, finisher.callbacks, outcome, self.id);
     }
 
     /// Whether nobody wants the output any more (dropped, or failed).
     pub(crate) fn is_abandoned(&self) -> bool {
         self.slot.is_abandoned()
-    }
-
-    /// What a running chunk checks to learn the map is no longer wanted.
-    pub(crate) fn wanted(&self) -> Arc<dyn crate::cancel::Wanted>
-    where
-        T: Send + 'static,
-    {
-        self.slot.clone()
     }
 
     /// Whether the first failure resolves the map at once.
@@ -113,13 +122,13 @@ impl<T> Assembler<T> {
             parts.first_error = Some(error);
         } else {
             drop(parts);
-            drop(error);
+            unwind::drop_quietly(error);
         }
     }
 
     /// Records a submitted chunk job, for inlining.
     pub(crate) fn add_job(&self, job: Weak<dyn Task>) {
-        sync::lock(&self.jobs).0.push(job);
+        locks::lock(&self.jobs).0.push(job);
     }
 
     /// Chunk `chunk` computed `values`.
@@ -128,7 +137,7 @@ impl<T> Assembler<T> {
         if parts.finisher.is_none() {
             // The map already failed; drop the values outside the lock.
             drop(parts);
-            return drop(values);
+            return unwind::drop_quietly(values);
         }
         if parts.waiting.len() <= chunk {
             parts.waiting.resize_with(chunk + 1, || None);
@@ -158,11 +167,14 @@ impl<T> Assembler<T> {
                     };
                     let finisher = parts.finisher.take().expect("checked above");
                     let outcome = match parts.first_error.take() {
-                        Some(error) => Err(error),
+                        Some(error) => {
+                            unwind::drop_quietly(out);
+                            Err(error)
+                        }
                         None => Ok(out),
                     };
                     drop(parts);
-                    return finisher.finish(outcome); // (drops `out` on error)
+                    return self.resolve(finisher, outcome);
                 }
             }
             let Some(mut out) = parts.out.take() else {
@@ -193,7 +205,7 @@ impl<T> Assembler<T> {
             parts = self.lock();
             if parts.finisher.is_none() {
                 drop(parts);
-                return drop(out); // failed while we appended
+                return unwind::drop_quietly(out); // failed while we appended
             }
             parts.out = Some(out);
         }
@@ -205,20 +217,35 @@ impl<T> Assembler<T> {
         self.slot.abandon();
         let mut parts = self.lock();
         let Some(finisher) = parts.finisher.take() else {
-            return;
+            drop(parts);
+            return unwind::drop_quietly(error);
         };
-        let done = (parts.out.take(), std::mem::take(&mut parts.waiting));
+        let done = (
+            parts.out.take(),
+            std::mem::take(&mut parts.waiting),
+            parts.first_error.take(),
+        );
         drop(parts);
-        drop(done);
-        finisher.finish(Err(error));
+        unwind::drop_quietly(done);
+        self.resolve(finisher, Err(error));
+    }
+}
+
+impl<T: Send + 'static> Pending<Vec<T>> for Assembler<T> {
+    fn slot(&self) -> &Slot<Vec<T>> {
+        &self.slot
+    }
+
+    fn inline(self: Arc<Self>) -> Arc<dyn Inline> {
+        self
     }
 }
 
 impl<T: Send + 'static> Inline for Assembler<T> {
-    fn run_one(&self, worker: usize) -> bool {
+    fn run_one(self: Arc<Self>, worker: &Worker<'_>) -> bool {
         loop {
             let job = {
-                let mut jobs = sync::lock(&self.jobs);
+                let mut jobs = locks::lock(&self.jobs);
                 let (list, cursor) = &mut *jobs;
                 let mut found = None;
                 while *cursor < list.len() {
@@ -239,8 +266,12 @@ impl<T: Send + 'static> Inline for Assembler<T> {
             };
             match job {
                 None => return false,
-                Some(job) if job.run(worker, true) => return true,
-                Some(_) => {} // a worker claimed it first; try the next
+                Some(job) => {
+                    if job.run(worker) {
+                        return true;
+                    }
+                    // A worker claimed it first; try the next.
+                }
             }
         }
     }
@@ -253,9 +284,8 @@ mod tests {
     use futures::task::noop_waker_ref;
     use std::task::{Context, Poll};
 
-    fn assembler() -> (Arc<Slot<Vec<i32>>>, Assembler<i32>) {
-        let (slot, finisher) = Finisher::pair(0, None);
-        (slot.clone(), Assembler::new(slot, finisher, true))
+    fn assembler() -> Assembler<i32> {
+        Assembler::new(0, None, true)
     }
 
     fn outcome(slot: &Slot<Vec<i32>>) -> Option<Result<Vec<i32>, TaskError>> {
@@ -267,7 +297,8 @@ mod tests {
 
     #[test]
     fn chunks_finishing_out_of_order_are_appended_in_order() {
-        let (slot, map) = assembler();
+        let map = assembler();
+        let slot = &map.slot;
         map.chunk_done(3, vec![6]);
         map.chunk_done(1, vec![3, 4]);
         assert_eq!(map.lock().next, 0, "nothing is appended before chunk 0");
@@ -281,7 +312,8 @@ mod tests {
 
     #[test]
     fn seal_first_completes_on_the_last_chunk() {
-        let (slot, map) = assembler();
+        let map = assembler();
+        let slot = &map.slot;
         map.seal(2, 2);
         map.chunk_done(1, vec![2]);
         assert!(!slot.is_complete());
@@ -291,14 +323,16 @@ mod tests {
 
     #[test]
     fn sealing_an_empty_map_completes_it() {
-        let (slot, map) = assembler();
+        let map = assembler();
+        let slot = &map.slot;
         map.seal(0, 0);
         assert_eq!(outcome(&slot).unwrap().unwrap(), Vec::<i32>::new());
     }
 
     #[test]
     fn the_first_failure_wins() {
-        let (slot, map) = assembler();
+        let map = assembler();
+        let slot = &map.slot;
         map.chunk_done(0, vec![1]);
         map.fail(TaskError::cancelled(0, Cancellation::Abandoned));
         map.chunk_done(1, vec![2]);
