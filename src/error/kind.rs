@@ -6,12 +6,12 @@
 /// # Examples
 ///
 /// ```
-/// use corepool::{Callbacks, TaskErrorKind};
+/// use corepool::{Apply, TaskErrorKind};
 ///
 /// # #[tokio::main] async fn main() {
 /// let pool = corepool::Pool::new(1).unwrap();
-/// let cb = Callbacks::new().on_success(|_: &u8| panic!("in the callback"));
-/// let err = pool.apply_async_with(|| 1_u8, cb).await.unwrap_err();
+/// let work = Apply::new(|| 1_u8).callback(|_: &u8| panic!("in the callback"));
+/// let err = pool.spawn(work).await.unwrap_err();
 /// assert_eq!(err.kind(), TaskErrorKind::CallbackPanicked);
 /// # }
 /// ```

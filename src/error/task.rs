@@ -388,7 +388,7 @@ impl TaskError {
     /// ```
     /// let pool = corepool::Pool::new(1)?;
     /// let err = pool.apply(|| -> u8 { panic!("boom") }).unwrap_err();
-    /// let payload = err.into_panic();
+    /// let payload = err.into_task_error().unwrap().into_panic();
     /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

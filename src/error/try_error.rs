@@ -1,20 +1,20 @@
-//! [`TryError`]: the outcome error of a fallible (`try_`) task, with the
-//! user's own error type.
+//! [`TryError`]: the outcome error of fallible work, with the user's own
+//! error type.
 
 use std::any::Any;
 use std::fmt;
 
 use super::TaskError;
 
-/// Why a fallible task (one of the `try_` forms: `try_apply_async`,
-/// `try_map`, `try_imap`...) did not produce its value: its function
-/// returned **your error**, typed as you wrote it, or the task failed the
-/// way any task can (a panic, a cancellation).
+/// Why fallible work ([`Apply::fallible`](crate::Apply::fallible),
+/// [`Map::fallible`](crate::Map::fallible)) did not produce its value: its
+/// function returned **your error**, typed as you wrote it, or the task
+/// failed the way any task can (a panic, a cancellation).
 ///
-/// Like rayon's `try_` methods, a `try_map` stops at the first `Err` to
+/// Like rayon's `try_` methods, a fallible map stops at the first `Err` to
 /// arrive: the chunks not started are skipped and running chunks stop at
-/// their next item. `index` is the failing item's position for the map
-/// family and `try_imap`, `None` for `try_apply_async`.
+/// their next item. `index` is the failing item's position for a map,
+/// `None` for an `Apply`.
 ///
 /// # Examples
 ///
@@ -22,7 +22,7 @@ use super::TaskError;
 /// use corepool::{TryError, WaitError};
 ///
 /// let pool = corepool::Pool::new(2)?;
-/// let parsed = pool.try_map(|s: &str| s.parse::<u8>(), ["1", "2", "x", "4"]);
+/// let parsed = pool.run(corepool::Map::fallible(|s: &str| s.parse::<u8>(), ["1", "2", "x", "4"]));
 /// match parsed {
 ///     Err(WaitError::Task(TryError::User { error, index })) => {
 ///         assert_eq!(index, Some(2));
@@ -34,7 +34,7 @@ use super::TaskError;
 /// ```
 pub enum TryError<E> {
     /// The function returned `Err(error)`, for the input item at `index`
-    /// (map family and `try_imap`).
+    /// (a map).
     User {
         /// Your error.
         error: E,
@@ -53,7 +53,7 @@ impl<E> TryError<E> {
     /// ```
     /// # #[tokio::main] async fn main() {
     /// let pool = corepool::Pool::new(1).unwrap();
-    /// let err = pool.try_apply_async(|| Err::<u8, _>("no")).await.unwrap_err();
+    /// let err = pool.spawn(corepool::Apply::fallible(|| Err::<u8, _>("no"))).await.unwrap_err();
     /// assert_eq!(err.user_error(), Some(&"no"));
     /// # }
     /// ```
@@ -71,7 +71,8 @@ impl<E> TryError<E> {
     /// ```
     /// # #[tokio::main] async fn main() {
     /// let pool = corepool::Pool::new(1).unwrap();
-    /// let err = pool.try_apply_async(|| Err::<u8, _>(String::from("no"))).await.unwrap_err();
+    /// let work = corepool::Apply::fallible(|| Err::<u8, _>(String::from("no")));
+    /// let err = pool.spawn(work).await.unwrap_err();
     /// assert_eq!(err.into_user_error().as_deref(), Some("no"));
     /// # }
     /// ```
@@ -89,7 +90,8 @@ impl<E> TryError<E> {
     /// ```
     /// # #[tokio::main] async fn main() {
     /// let pool = corepool::Pool::new(1).unwrap();
-    /// let err = pool.try_apply_async(|| -> Result<u8, ()> { panic!("boom") }).await.unwrap_err();
+    /// let work = corepool::Apply::fallible(|| -> Result<u8, ()> { panic!("boom") });
+    /// let err = pool.spawn(work).await.unwrap_err();
     /// assert!(err.task_error().unwrap().is_panic());
     /// # }
     /// ```
@@ -100,14 +102,14 @@ impl<E> TryError<E> {
         }
     }
 
-    /// The position of the failing input item, for the map family and
-    /// `try_imap`.
+    /// The position of the failing input item, for a map.
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = corepool::Pool::new(2)?;
-    /// let err = pool.try_map(|x: u32| if x == 5 { Err(x) } else { Ok(x) }, 0..10).unwrap_err();
+    /// let work = corepool::Map::fallible(|x: u32| if x == 5 { Err(x) } else { Ok(x) }, 0..10);
+    /// let err = pool.run(work).unwrap_err();
     /// assert_eq!(err.task_error().unwrap().index(), Some(5));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

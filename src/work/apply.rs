@@ -147,8 +147,11 @@ impl<F, T, E> Apply<F, T, E> {
     /// # Examples
     ///
     /// ```
-    /// let work = corepool::Apply::new(|| 5);
-    /// assert_eq!((work.into_inner())(), 5);
+    /// let pool = corepool::Pool::new(1)?;
+    /// pool.close();
+    /// let refused = pool.offer(corepool::Apply::new(|| 5)).unwrap_err();
+    /// assert_eq!((refused.into_inner().into_inner())(), 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn into_inner(self) -> F {
         self.f
