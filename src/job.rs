@@ -35,7 +35,7 @@
 //! same for theirs), so such a panic is logged and never unwinds through a
 //! worker's loop or leaves a result unresolved.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use crate::cancel::{self, Wanted};
@@ -107,7 +107,9 @@ pub(crate) struct Head {
     pub(crate) labels: Labels,
     span: tracing::Span,
     submitted: Instant,
-    parent: Option<Arc<dyn Wanted>>,
+    /// Weak: a parent is kept alive by whoever runs it; a child must not
+    /// keep it (a parent's outcome may hold the child's handle).
+    parent: Option<Weak<dyn Wanted>>,
     placed: AtomicBool,
 }
 
@@ -128,7 +130,7 @@ impl Head {
             labels,
             span,
             submitted: Instant::now(),
-            parent: cancel::current(),
+            parent: cancel::current().map(|parent| Arc::downgrade(&parent)),
             placed: AtomicBool::new(false),
         }
     }
@@ -146,9 +148,13 @@ impl Head {
         }
     }
 
-    /// Whether the job that submitted this one is no longer wanted.
+    /// Whether the job that submitted this one is no longer wanted. A parent
+    /// that is gone (it finished and nobody holds it) cancels nothing.
     fn parent_abandoned(&self) -> bool {
-        self.parent.as_ref().is_some_and(|p| p.is_abandoned())
+        self.parent
+            .as_ref()
+            .and_then(Weak::upgrade)
+            .is_some_and(|p| p.is_abandoned())
     }
 }
 
@@ -162,6 +168,10 @@ pub(crate) trait Body: Send + Sized + 'static {
     /// Whether the outcome is no longer wanted (its handle dropped, its map
     /// failed). Reads only `out`: the body is gone while it runs.
     fn abandoned(out: &Self::Out) -> bool;
+
+    /// Whether the outcome is wanted whoever holds the handle (callbacks,
+    /// `detach`): then the job does not follow its parent's cancellation.
+    fn detached(out: &Self::Out) -> bool;
 
     /// Runs the work and delivers its outcome, calling `run.finished` with
     /// how it ended before delivering. Catches the user's panics.
@@ -275,8 +285,10 @@ impl<B: Body> Cell<B> {
 }
 
 impl<B: Body> Wanted for Cell<B> {
+    /// Its own outcome is not wanted, or (unless detached) the job that
+    /// submitted it is not: cancellation reaches nested work.
     fn is_abandoned(&self) -> bool {
-        B::abandoned(&self.out) || self.head.parent_abandoned()
+        B::abandoned(&self.out) || (!B::detached(&self.out) && self.head.parent_abandoned())
     }
 }
 

@@ -178,3 +178,9 @@ pub use pool::Pool;
 pub use result::AsyncResult;
 pub use stateful::StatefulPool;
 pub use work::{Apply, Map, StateWork, Submit, Work};
+
+/// The README's code blocks, compiled and run as doctests so that they
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

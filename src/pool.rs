@@ -464,6 +464,9 @@ impl Pool {
     /// on the pool's own workers (nested work runs right there, or is run
     /// inline by the waiting worker, so nested calls cannot deadlock the
     /// pool); see the [crate docs](crate#where-blocking-calls-are-allowed).
+    /// Admission is [`spawn`](Pool::spawn)'s: on a full bounded queue the
+    /// work is shed (it never waits for room, which on a worker could wait
+    /// on itself); `.await` [`submit`](Pool::submit) to wait for room.
     ///
     /// # Errors
     ///
@@ -757,7 +760,9 @@ impl Pool {
 }
 
 /// The result of work submitted in a mode that never refuses.
-pub(crate) fn admitted<W, T, E>(started: Result<AsyncResult<T, E>, SubmitError<W>>) -> AsyncResult<T, E> {
+pub(crate) fn admitted<W, T, E>(
+    started: Result<AsyncResult<T, E>, SubmitError<W>>,
+) -> AsyncResult<T, E> {
     match started {
         Ok(result) => result,
         Err(_) => unreachable!("only `offer` refuses"),

@@ -27,18 +27,33 @@ pub(crate) enum Empty {
 pub(crate) struct Queue {
     sender: async_channel::Sender<Job>,
     receiver: async_channel::Receiver<Job>,
+    /// Workers asleep in `pop_blocking` (see the protocol there).
+    sleepers: std::sync::atomic::AtomicUsize,
+    bed: std::sync::Mutex<()>,
+    wake: std::sync::Condvar,
 }
 
 #[cfg(not(corepool_loom))]
 impl Queue {
     pub(crate) fn new() -> Self {
         let (sender, receiver) = async_channel::unbounded();
-        Queue { sender, receiver }
+        Queue {
+            sender,
+            receiver,
+            sleepers: std::sync::atomic::AtomicUsize::new(0),
+            bed: std::sync::Mutex::new(()),
+            wake: std::sync::Condvar::new(),
+        }
     }
 
     /// Queues `job`, or hands it back if the queue is closed.
     pub(crate) fn push(&self, job: Job) -> Result<(), Job> {
-        self.sender.try_send(job).map_err(|e| e.into_inner())
+        self.sender.try_send(job).map_err(|e| e.into_inner())?;
+        if self.sleepers.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            let _bed = crate::sync::lock(&self.bed);
+            self.wake.notify_one();
+        }
+        Ok(())
     }
 
     pub(crate) fn try_pop(&self) -> Result<Job, Empty> {
@@ -49,19 +64,59 @@ impl Queue {
     }
 
     /// Blocks until a job arrives; `None` once closed and drained.
+    ///
+    /// # Protocol
+    ///
+    /// A worker with nothing to do sleeps on a `Condvar` rather than in
+    /// async-channel's `recv_blocking`, whose listener is allocated on every
+    /// wait: an idle worker woken for each job would cost an allocation per
+    /// job. Under the `bed` lock the worker counts itself in `sleepers`
+    /// (`SeqCst`), looks at the channel once more, and only then waits
+    /// (releasing the lock atomically). A pusher sends first, then reads
+    /// `sleepers` (`SeqCst`): either it sees the sleeper and notifies under
+    /// the lock (which the sleeper holds until it waits, so the notification
+    /// cannot fall between its look and its wait), or the sleeper's look
+    /// comes after the send in the total order and finds the job. Closing
+    /// notifies every sleeper the same way.
     pub(crate) fn pop_blocking(&self) -> Option<Job> {
-        self.receiver.recv_blocking().ok()
+        use std::sync::atomic::Ordering::SeqCst;
+        loop {
+            let bed = crate::sync::lock(&self.bed);
+            self.sleepers.fetch_add(1, SeqCst);
+            match self.try_pop() {
+                Ok(job) => {
+                    self.sleepers.fetch_sub(1, SeqCst);
+                    return Some(job);
+                }
+                Err(Empty::Forever) => {
+                    self.sleepers.fetch_sub(1, SeqCst);
+                    return None;
+                }
+                Err(Empty::Now) => {}
+            }
+            let bed = self.wake.wait(bed).unwrap_or_else(|e| e.into_inner());
+            self.sleepers.fetch_sub(1, SeqCst);
+            drop(bed);
+            match self.try_pop() {
+                Ok(job) => return Some(job),
+                Err(Empty::Forever) => return None,
+                Err(Empty::Now) => {} // spurious, or another worker was first
+            }
+        }
     }
 
-    /// Closes the queue; `true` if this call closed it.
+    /// Closes the queue; `true` if this call closed it. Wakes every
+    /// sleeping worker to drain what is left and exit.
     pub(crate) fn close(&self) -> bool {
-        self.sender.close()
+        let closed = self.sender.close();
+        let _bed = crate::sync::lock(&self.bed);
+        self.wake.notify_all();
+        closed
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         self.sender.is_closed()
     }
-
 }
 
 #[cfg(corepool_loom)]
@@ -112,5 +167,4 @@ impl Queue {
     pub(crate) fn is_closed(&self) -> bool {
         crate::sync::lock(&self.inner).1
     }
-
 }

@@ -95,6 +95,9 @@ impl<T, E> AsyncResult<T, E> {
     where
         E: Outcome,
     {
+        if detached {
+            cell.slot().detach();
+        }
         AsyncResult {
             cell,
             pool,
@@ -320,6 +323,7 @@ impl<T, E> AsyncResult<T, E> {
     /// ```
     pub fn detach(mut self) {
         self.detached = true;
+        self.slot().detach();
     }
 }
 
@@ -344,7 +348,9 @@ impl<T, E> FusedFuture for AsyncResult<T, E> {
 
 impl<T, E> Drop for AsyncResult<T, E> {
     fn drop(&mut self) {
-        if !self.detached {
+        // A value that was taken was wanted: dropping the handle then
+        // cancels nothing (work it submitted goes on).
+        if !self.detached && !self.taken {
             self.slot().abandon();
         }
     }

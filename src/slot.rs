@@ -33,6 +33,10 @@ pub(crate) struct Slot<T> {
     /// Set when nobody wants the outcome any more (the receiving handle was
     /// dropped, or a map failed fast): work that has not started is skipped.
     abandoned: AtomicBool,
+    /// Set when the outcome is wanted whoever holds the handle (callbacks,
+    /// `detach`): the work then does not follow its parent job's
+    /// cancellation either.
+    detached: AtomicBool,
 }
 
 struct State<T> {
@@ -66,6 +70,7 @@ impl<T> Slot<T> {
                 next_key: 0,
             }),
             abandoned: AtomicBool::new(false),
+            detached: AtomicBool::new(false),
         }
     }
 
@@ -79,6 +84,14 @@ impl<T> Slot<T> {
 
     pub(crate) fn is_abandoned(&self) -> bool {
         self.abandoned.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn detach(&self) {
+        self.detached.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_detached(&self) -> bool {
+        self.detached.load(Ordering::Relaxed)
     }
 
     pub(crate) fn is_complete(&self) -> bool {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use common::{Counter, occupy, on_tokio, within};
-use corepool::{Callbacks, Cancellation, Pool, TaskErrorKind, TimeoutError};
+use corepool::{Apply, Cancellation, Pool, TaskError, TaskErrorKind, WaitError};
 
 #[test]
 fn apply_returns_the_value_and_runs_on_a_worker_thread() {
@@ -59,7 +59,7 @@ fn get_timeout_loses_nothing() {
         });
         for _ in 0..3 {
             let err = r.get_timeout(Duration::from_millis(5)).unwrap_err();
-            assert!(matches!(err, TimeoutError::TimedOut), "{err:?}");
+            assert!(matches!(err, WaitError::TimedOut), "{err:?}");
             assert!(!r.ready());
             assert_eq!(r.successful(), None);
         }
@@ -81,7 +81,9 @@ fn wait_timeout_then_await_gets_the_value() {
             5
         });
         assert!(
-            !r.wait_timeout(Duration::from_millis(5)).unwrap(),
+            r.wait_timeout(Duration::from_millis(5))
+                .unwrap_err()
+                .is_timeout(),
             "not ready yet"
         );
         go_tx.send(()).unwrap();
@@ -163,10 +165,10 @@ fn callback_runs_before_the_result_is_observable() {
         for i in 0..50_u32 {
             let seen = Arc::new(Mutex::new(None));
             let seen2 = seen.clone();
-            let cb = Callbacks::new().on_success(move |v: &u32| {
+            let work = Apply::new(move || i * 2).callback(move |v: &u32| {
                 *seen2.lock().unwrap() = Some(*v);
             });
-            let mut r = pool.apply_async_with(move || i * 2, cb);
+            let mut r = pool.spawn(work);
             let v = r.get().unwrap();
             // Python's ordering: by the time `get` returns, the callback ran.
             assert_eq!(*seen.lock().unwrap(), Some(v));
@@ -181,16 +183,13 @@ fn error_callback_gets_the_panic() {
         let (tx, rx) = mpsc::channel();
         let ok_calls = Counter::new();
         let ok2 = ok_calls.clone();
-        let cb = Callbacks::new()
-            .on_success(move |_: &()| ok2.bump())
-            .on_error(move |e| {
+        let work = Apply::new(|| panic!("kaput"))
+            .callback(move |_: &()| ok2.bump())
+            .error_callback(move |e: &TaskError| {
                 tx.send((e.kind(), e.panic_message().map(str::to_owned)))
                     .unwrap()
             });
-        let err = pool
-            .apply_async_with(|| panic!("kaput"), cb)
-            .get()
-            .unwrap_err();
+        let err = pool.spawn(work).get().unwrap_err();
         assert!(err.is_panic());
         assert_eq!(
             rx.recv().unwrap(),
@@ -206,11 +205,9 @@ fn panicking_callback_is_reported_and_breaks_nothing() {
         let pool = Pool::new(1).unwrap();
         let value_drops = Counter::new();
         let d = value_drops.clone();
-        let cb = Callbacks::new().on_success(|_: &common::Tracked| panic!("callback bug"));
-        let err = pool
-            .apply_async_with(move || d.tracked(), cb)
-            .get()
-            .unwrap_err();
+        let work =
+            Apply::new(move || d.tracked()).callback(|_: &common::Tracked| panic!("callback bug"));
+        let err = pool.spawn(work).get().unwrap_err();
         let err = err.into_task_error().unwrap();
         assert_eq!(err.kind(), TaskErrorKind::CallbackPanicked);
         assert_eq!(err.panic_message(), Some("callback bug"));
@@ -230,11 +227,8 @@ fn callbacks_are_fire_and_forget() {
         for i in 0..20 {
             let tx = tx.clone();
             // Fire and forget: nobody keeps the AsyncResult.
-            pool.apply_async_with(
-                move || i,
-                Callbacks::new().on_success(move |v: &i32| tx.send(*v).unwrap()),
-            )
-            .detach();
+            pool.spawn(Apply::new(move || i).callback(move |v: &i32| tx.send(*v).unwrap()))
+                .detach();
         }
         drop(tx);
         let mut got: Vec<i32> = rx.iter().collect();
@@ -249,9 +243,9 @@ fn error_callback_hears_of_a_closed_pool() {
         let pool = Pool::new(1).unwrap();
         pool.close();
         let (tx, rx) = mpsc::channel();
-        let mut r = pool.apply_async_with(
-            || 1,
-            Callbacks::new().on_error(move |e| tx.send(e.cancellation()).unwrap()),
+        let mut r = pool.spawn(
+            Apply::new(|| 1)
+                .error_callback(move |e: &TaskError| tx.send(e.cancellation()).unwrap()),
         );
         let err = r.get().unwrap_err();
         assert!(err.is_cancelled());
@@ -285,10 +279,7 @@ fn dropping_a_result_with_callbacks_does_not_cancel_it() {
         let pool = Pool::new(1).unwrap();
         let busy = occupy(&pool, 1);
         let (tx, rx) = mpsc::channel();
-        let r = pool.apply_async_with(
-            || 5,
-            Callbacks::new().on_success(move |v: &i32| tx.send(*v).unwrap()),
-        );
+        let r = pool.spawn(Apply::new(|| 5).callback(move |v: &i32| tx.send(*v).unwrap()));
         drop(r); // queued, not started: without callbacks this would cancel it
         busy.release();
         assert_eq!(rx.recv_timeout(common::LIMIT).unwrap(), 5);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::within;
-use corepool::{MapOptions, Pool};
+use corepool::{Map, Pool};
 
 /// Claims an exact length it does not have.
 struct Liar {
@@ -51,9 +51,9 @@ fn huge_map_chunksizes_work() {
     within(|| {
         let pool = Pool::new(2).unwrap();
         for chunksize in [usize::MAX, 1 << 40] {
-            let opts = MapOptions::new().chunksize(chunksize);
             assert_eq!(
-                pool.map_with(|x: u32| x + 1, 0..5, opts).unwrap(),
+                pool.run(Map::new(|x: u32| x + 1, 0..5).chunksize(chunksize))
+                    .unwrap(),
                 [1, 2, 3, 4, 5]
             );
         }
@@ -120,9 +120,9 @@ fn a_lying_size_hint_gives_the_right_results() {
                 [0, 10, 20, 30, 40],
                 "claimed {claimed}"
             );
-            let opts = MapOptions::new().chunksize(2);
             assert_eq!(
-                pool.map_with(|x: u32| x, input(), opts).unwrap(),
+                pool.run(Map::new(|x: u32| x, input()).chunksize(2))
+                    .unwrap(),
                 [0, 1, 2, 3, 4],
                 "claimed {claimed}, chunksize 2"
             );

@@ -9,7 +9,7 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use common::{LIMIT, on_tokio, within};
-use corepool::{Cancellation, MapOptions, Pool};
+use corepool::{Cancellation, Map, Pool};
 use futures::StreamExt;
 
 /// A task that loops until told to stop; reports that it started, and how
@@ -98,26 +98,28 @@ fn a_failing_map_stops_its_running_chunks() {
             std::sync::Mutex::new(started),
         );
         let s = stopped.clone();
-        let mut r = pool.map_async_with(
-            move |x: u32| {
-                if x == 0 {
-                    // Item 0 waits until item 1 runs, then fails the map.
-                    started.lock().unwrap().recv_timeout(LIMIT).unwrap();
-                    panic!("item 0 fails");
-                }
-                started_tx.lock().unwrap().send(()).unwrap();
-                let deadline = std::time::Instant::now() + LIMIT;
-                while std::time::Instant::now() < deadline {
-                    if corepool::is_cancelled() {
-                        s.fetch_add(1, Ordering::SeqCst);
-                        return x;
+        let mut r = pool.spawn(
+            Map::new(
+                move |x: u32| {
+                    if x == 0 {
+                        // Item 0 waits until item 1 runs, then fails the map.
+                        started.lock().unwrap().recv_timeout(LIMIT).unwrap();
+                        panic!("item 0 fails");
                     }
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-                x
-            },
-            [0, 1],
-            MapOptions::new().chunksize(1),
+                    started_tx.lock().unwrap().send(()).unwrap();
+                    let deadline = std::time::Instant::now() + LIMIT;
+                    while std::time::Instant::now() < deadline {
+                        if corepool::is_cancelled() {
+                            s.fetch_add(1, Ordering::SeqCst);
+                            return x;
+                        }
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    x
+                },
+                [0, 1],
+            )
+            .chunksize(1),
         );
         let err = r.get().unwrap_err();
         assert!(err.is_panic());

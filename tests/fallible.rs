@@ -1,6 +1,7 @@
-//! The fallible (`try_`) forms: the user's error comes back typed, the
-//! first `Err` stops a map early, callbacks see the error, `try_imap` goes
-//! on past an `Err`; and the plain map's "run every item" option.
+//! The fallible forms (`Apply::fallible`, `Map::fallible`, `imap` of a
+//! function returning `Result`): the user's error comes back typed, the
+//! first `Err` stops a map early, callbacks see the error, `imap` goes on
+//! past an `Err`; and the plain map's "run every item" option.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 use common::{Counter, on_tokio, within};
-use corepool::{Callbacks, MapOptions, Pool, TaskErrorKind, TryError, WaitError};
+use corepool::{Apply, Map, Pool, TaskError, TaskErrorKind, TryError, WaitError};
 use futures::StreamExt;
 
 #[derive(Debug, PartialEq)]
@@ -33,7 +34,7 @@ fn try_map_stops_early_on_the_first_err() {
         let (r, res, af) = (ran.clone(), resolved.clone(), after.clone());
         let n = 1_000_000_u64;
         let err = pool
-            .try_map(
+            .run(Map::fallible(
                 move |x: u64| {
                     if res.load(Ordering::SeqCst) {
                         af.fetch_add(1, Ordering::SeqCst);
@@ -45,7 +46,7 @@ fn try_map_stops_early_on_the_first_err() {
                     Ok(x)
                 },
                 0..n,
-            )
+            ))
             .unwrap_err();
         resolved.store(true, Ordering::SeqCst);
         match err {
@@ -76,13 +77,7 @@ fn try_map_with_callbacks_runs_only_the_error_callback() {
         let successes = Counter::new();
         let s = successes.clone();
         let (tx, rx) = mpsc::channel();
-        let opts = MapOptions::for_try()
-            .chunksize(1)
-            .on_success(move |_: &Vec<u8>| s.bump())
-            .on_error(move |e: &TryError<String>| {
-                tx.send((e.user_error().cloned(), e.index())).unwrap()
-            });
-        let mut r = pool.try_map_async_with(
+        let work = Map::fallible(
             |x: u8| {
                 if x == 3 {
                     Err(format!("no {x}"))
@@ -91,8 +86,13 @@ fn try_map_with_callbacks_runs_only_the_error_callback() {
                 }
             },
             0..8,
-            opts,
-        );
+        )
+        .chunksize(1)
+        .callback(move |_: &Vec<u8>| s.bump())
+        .error_callback(move |e: &TryError<String>| {
+            tx.send((e.user_error().cloned(), e.index())).unwrap()
+        });
+        let mut r = pool.spawn(work);
         let err = r.get().unwrap_err();
         assert_eq!(err.task_error().unwrap().user_error().unwrap(), "no 3");
         assert_eq!(rx.recv().unwrap(), (Some("no 3".to_owned()), Some(3)));
@@ -107,19 +107,24 @@ fn try_apply_gives_the_error_typed_and_panics_as_task_errors() {
     on_tokio(|| async {
         let pool = Pool::new(1).unwrap();
         assert_eq!(
-            pool.try_apply_async(|| Ok::<_, BadRecord>(5))
+            pool.spawn(Apply::fallible(|| Ok::<_, BadRecord>(5)))
                 .await
                 .unwrap(),
             5
         );
-        match pool.try_apply_async(|| Err::<u8, _>(BadRecord(7))).await {
+        match pool
+            .spawn(Apply::fallible(|| Err::<u8, _>(BadRecord(7))))
+            .await
+        {
             Err(TryError::User { error, index }) => {
                 assert_eq!((error, index), (BadRecord(7), None));
             }
             other => panic!("{other:?}"),
         }
         let err = pool
-            .try_apply_async(|| -> Result<u8, BadRecord> { panic!("boom") })
+            .spawn(Apply::fallible(|| -> Result<u8, BadRecord> {
+                panic!("boom")
+            }))
             .await
             .unwrap_err();
         let task = err.task_error().unwrap();
@@ -127,13 +132,12 @@ fn try_apply_gives_the_error_typed_and_panics_as_task_errors() {
         assert_eq!(task.panic_message(), Some("boom"));
         // The error callback hears of it, typed; the success one does not.
         let (tx, rx) = mpsc::channel();
-        let cb = Callbacks::for_try()
-            .on_success(|_: &u8| panic!("not a success"))
-            .on_error(move |e: &TryError<BadRecord>| tx.send(e.user_error().map(|b| b.0)).unwrap());
-        let err = pool
-            .try_apply_async_with(|| Err(BadRecord(9)), cb)
-            .await
-            .unwrap_err();
+        let work = Apply::fallible(|| Err(BadRecord(9)))
+            .callback(|_: &u8| panic!("not a success"))
+            .error_callback(move |e: &TryError<BadRecord>| {
+                tx.send(e.user_error().map(|b| b.0)).unwrap()
+            });
+        let err = pool.spawn(work).await.unwrap_err();
         assert_eq!(err.into_user_error(), Some(BadRecord(9)));
         assert_eq!(rx.recv().unwrap(), Some(9));
     });
@@ -144,7 +148,7 @@ fn try_imap_yields_an_err_at_its_position_and_goes_on() {
     on_tokio(|| async {
         let pool = Pool::new(2).unwrap();
         let out: Vec<_> = pool
-            .try_imap(
+            .imap(
                 |x: u64| {
                     if x % 4 == 1 {
                         Err(BadRecord(x))
@@ -160,18 +164,19 @@ fn try_imap_yields_an_err_at_its_position_and_goes_on() {
         assert_eq!(out.len(), 10);
         for (i, r) in out.into_iter().enumerate() {
             let i = i as u64;
+            // The item at position `i` is the result of input item `i`.
             match r {
-                Ok(v) => assert_eq!(v, i * 10),
-                Err(TryError::User { error, index }) => {
-                    assert_eq!((error, index), (BadRecord(i), Some(i as usize)));
+                Ok(Ok(v)) => assert_eq!(v, i * 10),
+                Ok(Err(error)) => {
+                    assert_eq!(error, BadRecord(i));
                     assert_eq!(i % 4, 1);
                 }
                 Err(other) => panic!("{other:?}"),
             }
         }
         let errs = pool
-            .try_imap_unordered(|x: u8| if x < 3 { Err(x) } else { Ok(x) }, 0..10)
-            .filter(|r| std::future::ready(r.is_err()))
+            .imap_unordered(|x: u8| if x < 3 { Err(x) } else { Ok(x) }, 0..10)
+            .filter(|r| std::future::ready(!matches!(r, Ok(Ok(_)))))
             .count()
             .await;
         assert_eq!(errs, 3);
@@ -185,32 +190,30 @@ fn not_failing_fast_runs_every_item_and_reports_the_first_error() {
         for chunksize in [1, 3, 100] {
             let ran = Counter::new();
             let r = ran.clone();
-            let opts = MapOptions::new().chunksize(chunksize).fail_fast(false);
-            let err = pool
-                .map_with(
-                    move |x: u32| {
-                        r.bump();
-                        if x % 10 == 7 { panic!("item {x}") } else { x }
-                    },
-                    0..50,
-                    opts,
-                )
-                .unwrap_err();
+            let work = Map::new(
+                move |x: u32| {
+                    r.bump();
+                    if x % 10 == 7 { panic!("item {x}") } else { x }
+                },
+                0..50,
+            )
+            .chunksize(chunksize)
+            .fail_fast(false);
+            let err = pool.run(work).unwrap_err();
             assert!(err.is_panic());
             assert_eq!(ran.get(), 50, "chunksize {chunksize}: every item ran");
             let ran = Counter::new();
             let r = ran.clone();
-            let opts = MapOptions::for_try().chunksize(chunksize).fail_fast(false);
-            let err = pool
-                .try_map_with(
-                    move |x: u32| {
-                        r.bump();
-                        if x == 20 || x == 40 { Err(x) } else { Ok(x) }
-                    },
-                    0..50,
-                    opts,
-                )
-                .unwrap_err();
+            let work = Map::fallible(
+                move |x: u32| {
+                    r.bump();
+                    if x == 20 || x == 40 { Err(x) } else { Ok(x) }
+                },
+                0..50,
+            )
+            .chunksize(chunksize)
+            .fail_fast(false);
+            let err = pool.run(work).unwrap_err();
             let user = *err.task_error().unwrap().user_error().unwrap();
             assert!(user == 20 || user == 40, "the first error to arrive");
             assert_eq!(ran.get(), 50);
@@ -250,13 +253,7 @@ fn error_callbacks_can_look_at_the_panic_payload_by_reference() {
         struct KeyError(u32);
         let pool = Pool::new(1).unwrap();
         let (tx, rx) = mpsc::channel();
-        let opts = MapOptions::new().on_error(move |e| {
-            let key = e
-                .panic_payload()
-                .and_then(|p| p.downcast_ref::<KeyError>().map(|k| k.0));
-            tx.send(key).unwrap();
-        });
-        let mut r = pool.map_async_with(
+        let work = Map::new(
             |x: u32| {
                 if x == 2 {
                     std::panic::panic_any(KeyError(x))
@@ -265,8 +262,14 @@ fn error_callbacks_can_look_at_the_panic_payload_by_reference() {
                 }
             },
             0..4,
-            opts,
-        );
+        )
+        .error_callback(move |e: &TaskError| {
+            let key = e
+                .panic_payload()
+                .and_then(|p| p.downcast_ref::<KeyError>().map(|k| k.0));
+            tx.send(key).unwrap();
+        });
+        let mut r = pool.spawn(work);
         // The payload is still there for the caller after the callback looked.
         let err = r.get().unwrap_err().into_task_error().unwrap();
         assert_eq!(rx.recv().unwrap(), Some(2));
@@ -282,12 +285,14 @@ fn sync_try_forms_refuse_on_a_current_thread_runtime() {
             .unwrap();
         rt.block_on(async {
             let pool = Pool::new(1).unwrap();
-            let err = pool.try_map(|x: u8| Ok::<_, ()>(x), [1]).unwrap_err();
+            let err = pool
+                .run(Map::fallible(|x: u8| Ok::<_, ()>(x), [1]))
+                .unwrap_err();
             assert!(err.would_deadlock().is_some());
-            let err = pool.try_apply(|| Ok::<_, ()>(1)).unwrap_err();
+            let err = pool.run(Apply::fallible(|| Ok::<_, ()>(1))).unwrap_err();
             assert!(err.would_deadlock().is_some());
             assert_eq!(
-                pool.try_map_async(|x: u8| Ok::<_, ()>(x), [1])
+                pool.spawn(Map::fallible(|x: u8| Ok::<_, ()>(x), [1]))
                     .await
                     .unwrap(),
                 [1]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use common::{Counter, occupy, on_tokio, within};
-use corepool::{Cancellation, Pool, TaskErrorKind, TimeoutError};
+use corepool::{Cancellation, Map, Pool, TaskErrorKind, WaitError};
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 
 /// An endless input that counts how many items were pulled.
@@ -264,7 +264,7 @@ fn dropping_the_stream_cancels_chunks_that_have_not_started() {
             .into_blocking_iter();
         assert!(matches!(
             it.next_timeout(Duration::from_millis(1)),
-            Some(Err(TimeoutError::TimedOut))
+            Some(Err(WaitError::TimedOut))
         ));
         started_rx.recv().unwrap();
         drop(it);
@@ -386,7 +386,7 @@ fn stream_input_is_pulled_lazily_too() {
         });
         // Chunks of one item: the window is exactly 3 items.
         let mut s = pool
-            .imap_stream(|x: u64| x + 1, input)
+            .imap(|x: u64| x + 1, corepool::from_stream(input))
             .chunksize(1)
             .buffersize(3);
         for k in 1..=20 {
@@ -401,7 +401,9 @@ fn a_slow_stream_is_not_held_back_to_fill_a_chunk() {
     on_tokio(|| async {
         let pool = Pool::new(2).unwrap();
         let (tx, rx) = futures::channel::mpsc::unbounded::<u32>();
-        let mut s = pool.imap_stream(|x: u32| x * 10, rx).chunksize(100);
+        let mut s = pool
+            .imap(|x: u32| x * 10, corepool::from_stream(rx))
+            .chunksize(100);
         tx.unbounded_send(1).unwrap();
         // One item arrived and the input is pending: it is processed anyway.
         assert_eq!(s.next().await.unwrap().unwrap(), 10);
@@ -417,7 +419,10 @@ fn a_panicking_input_stream_ends_the_stream() {
     on_tokio(|| async {
         let pool = Pool::new(1).unwrap();
         let input = stream::iter(0..3_u8).map(|x| if x == 2 { panic!("stream broke") } else { x });
-        let out: Vec<_> = pool.imap_unordered_stream(|x: u8| x, input).collect().await;
+        let out: Vec<_> = pool
+            .imap_unordered(|x: u8| x, corepool::from_stream(input))
+            .collect()
+            .await;
         assert_eq!(out.len(), 3);
         assert_eq!(
             out[2].as_ref().unwrap_err().kind(),
@@ -446,7 +451,7 @@ fn blocking_iter_with_next_timeout_loses_nothing() {
         for _ in 0..3 {
             assert!(matches!(
                 it.next_timeout(Duration::from_millis(2)),
-                Some(Err(TimeoutError::TimedOut))
+                Some(Err(WaitError::TimedOut))
             ));
         }
         go_tx.send(()).unwrap();
@@ -467,16 +472,18 @@ fn blocking_iter_works_inside_a_multi_thread_runtime_and_on_a_worker() {
         assert_eq!(v, [0, 1, 2, 3, 4]);
         let inner = pool.clone();
         let sums = pool
-            .map_async_with(
-                move |_: u8| {
-                    inner
-                        .imap(|x: u32| x, 0..100)
-                        .into_blocking_iter()
-                        .map(Result::unwrap)
-                        .sum::<u32>()
-                },
-                0..4,
-                corepool::MapOptions::new().chunksize(1),
+            .spawn(
+                Map::new(
+                    move |_: u8| {
+                        inner
+                            .imap(|x: u32| x, 0..100)
+                            .into_blocking_iter()
+                            .map(Result::unwrap)
+                            .sum::<u32>()
+                    },
+                    0..4,
+                )
+                .chunksize(1),
             )
             .await
             .unwrap();

@@ -143,8 +143,9 @@ fn forty_thousand_pools_leave_heap_threads_and_mappings_at_baseline() {
         .max_tasks_per_worker(1)
         .build()
         .unwrap();
-    let opts = corepool::MapOptions::new().chunksize(1);
-    recycled.map_with(|x: u32| x, 0..1_000, opts).unwrap();
+    recycled
+        .run(corepool::Map::new(|x: u32| x, 0..1_000).chunksize(1))
+        .unwrap();
     recycled.close();
     recycled.join().unwrap();
     drop(recycled);

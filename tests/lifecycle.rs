@@ -160,8 +160,7 @@ fn terminate_fails_a_pending_map() {
     within(|| {
         let pool = Pool::new(1).unwrap();
         let busy = occupy(&pool, 1);
-        let mut r =
-            pool.map_async_with(|x: u32| x, 0..10, corepool::MapOptions::new().chunksize(1));
+        let mut r = pool.spawn(corepool::Map::new(|x: u32| x, 0..10).chunksize(1));
         pool.terminate();
         assert!(r.get().unwrap_err().is_cancelled());
         busy.release();

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 use common::{Counter, LIMIT, occupy, on_tokio, within};
-use corepool::{Cancellation, Pool, SubmitError};
+use corepool::{Apply, Cancellation, Map, Pool, SubmitError, TaskError};
 use futures::StreamExt;
 
 fn bounded(workers: usize, capacity: usize) -> Pool {
@@ -61,9 +61,9 @@ fn apply_async_on_a_full_queue_is_shed_before_it_starts() {
         let (tx, rx) = mpsc::channel();
         let ran = Counter::new();
         let r = ran.clone();
-        let mut shed = pool.apply_async_with(
-            move || r.bump(),
-            corepool::Callbacks::new().on_error(move |e| tx.send(e.cancellation()).unwrap()),
+        let mut shed = pool.spawn(
+            Apply::new(move || r.bump())
+                .error_callback(move |e: &TaskError| tx.send(e.cancellation()).unwrap()),
         );
         let err = shed.get().unwrap_err();
         assert_eq!(
@@ -111,8 +111,7 @@ fn a_map_that_does_not_fit_is_shed_and_nothing_exceeds_the_bound() {
     within(|| {
         let pool = bounded(2, 4);
         let busy = occupy(&pool, 2);
-        let opts = corepool::MapOptions::new().chunksize(1);
-        let mut map = pool.map_async_with(|x: u32| x, 0..10, opts);
+        let mut map = pool.spawn(Map::new(|x: u32| x, 0..10).chunksize(1));
         assert!(pool.queued() <= 4);
         busy.release();
         let err = map.get().unwrap_err();

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, mpsc};
 
 use common::{Counter, occupy, on_tokio, within};
-use corepool::{MapOptions, Pool};
+use corepool::{Map, Pool, TaskError};
 
 #[test]
 fn results_come_back_in_input_order() {
@@ -14,13 +14,15 @@ fn results_come_back_in_input_order() {
         let pool = Pool::new(4).unwrap();
         // Uneven work so chunks finish out of order.
         let out = pool
-            .map_with(
-                |x: u64| {
-                    std::thread::sleep(std::time::Duration::from_micros((x % 7) * 100));
-                    x * x
-                },
-                0..200,
-                MapOptions::new().chunksize(3),
+            .run(
+                Map::new(
+                    |x: u64| {
+                        std::thread::sleep(std::time::Duration::from_micros((x % 7) * 100));
+                        x * x
+                    },
+                    0..200,
+                )
+                .chunksize(3),
             )
             .unwrap();
         assert_eq!(out, (0..200).map(|x| x * x).collect::<Vec<_>>());
@@ -32,7 +34,7 @@ fn one_job_per_chunk() {
     within(|| {
         let pool = Pool::new(1).unwrap();
         let busy = occupy(&pool, 1);
-        let mut r = pool.map_async_with(|x: u32| x, 0..10, MapOptions::new().chunksize(3));
+        let mut r = pool.spawn(Map::new(|x: u32| x, 0..10).chunksize(3));
         assert_eq!(pool.queued(), 4, "10 items in chunks of 3 make 4 jobs");
         busy.release();
         assert_eq!(r.get().unwrap(), (0..10).collect::<Vec<_>>());
@@ -77,7 +79,8 @@ fn every_item_runs_once_across_workers() {
 fn chunksize_zero_is_rejected_where_it_is_set_not_a_silent_wrong_answer() {
     within(|| {
         let pool = Pool::new(2).unwrap();
-        let set = std::panic::catch_unwind(|| MapOptions::<u8>::new().chunksize(0));
+        let set =
+            std::panic::catch_unwind(|| Map::<_, _, u8>::new(|x: u8| x, 0..4_u8).chunksize(0));
         let message = *set.unwrap_err().downcast::<&str>().unwrap();
         assert_eq!(message, "chunksize must be at least 1");
         // The pool is unharmed.
@@ -106,10 +109,12 @@ fn a_panicking_item_is_reported_with_its_index() {
         let pool = Pool::new(2).unwrap();
         for chunksize in [1, 4, 100] {
             let err = pool
-                .map_with(
-                    |x: u32| if x == 37 { panic!("bad item {x}") } else { x },
-                    0..100,
-                    MapOptions::new().chunksize(chunksize),
+                .run(
+                    Map::new(
+                        |x: u32| if x == 37 { panic!("bad item {x}") } else { x },
+                        0..100,
+                    )
+                    .chunksize(chunksize),
                 )
                 .unwrap_err();
             assert!(err.is_panic());
@@ -128,15 +133,17 @@ fn failure_cancels_chunks_that_have_not_started() {
         let items: Vec<_> = (0..10).map(|i| (i, item_drops.tracked())).collect();
         let r = ran.clone();
         let err = pool
-            .map_with(
-                move |(i, _t): (u32, common::Tracked)| {
-                    r.bump();
-                    if i == 0 {
-                        panic!("first fails");
-                    }
-                },
-                items,
-                MapOptions::new().chunksize(1),
+            .run(
+                Map::new(
+                    move |(i, _t): (u32, common::Tracked)| {
+                        r.bump();
+                        if i == 0 {
+                            panic!("first fails");
+                        }
+                    },
+                    items,
+                )
+                .chunksize(1),
             )
             .unwrap_err();
         assert_eq!(err.index(), Some(0));
@@ -153,11 +160,7 @@ fn dropping_a_map_result_cancels_its_queued_chunks() {
         let busy = occupy(&pool, 1);
         let ran = Counter::new();
         let r = ran.clone();
-        let result = pool.map_async_with(
-            move |_: u32| r.bump(),
-            0..20,
-            MapOptions::new().chunksize(2),
-        );
+        let result = pool.spawn(Map::new(move |_: u32| r.bump(), 0..20).chunksize(2));
         drop(result);
         busy.release();
         pool.apply(|| ()).unwrap();
@@ -170,8 +173,9 @@ fn map_async_callback_gets_the_whole_list() {
     within(|| {
         let pool = Pool::new(2).unwrap();
         let (tx, rx) = mpsc::channel();
-        let opts = MapOptions::new().on_success(move |v: &Vec<u32>| tx.send(v.clone()).unwrap());
-        pool.map_async_with(|x: u32| x + 1, 0..5, opts).detach();
+        let work = Map::new(|x: u32| x + 1, 0..5)
+            .callback(move |v: &Vec<u32>| tx.send(v.clone()).unwrap());
+        pool.spawn(work).detach();
         assert_eq!(rx.recv().unwrap(), [1, 2, 3, 4, 5]);
     });
 }
@@ -182,12 +186,14 @@ fn error_callback_hears_of_a_map_where_every_item_fails() {
         let pool = Pool::new(2).unwrap();
         let calls = Counter::new();
         let c = calls.clone();
-        let opts = MapOptions::new().chunksize(1).on_error(move |e| {
-            assert!(e.is_panic());
-            c.bump();
-        });
+        let work = Map::new(|_: u32| -> u32 { panic!("all fail") }, 0..50)
+            .chunksize(1)
+            .error_callback(move |e: &TaskError| {
+                assert!(e.is_panic());
+                c.bump();
+            });
         // Every item fails: still one error, one callback.
-        let mut r = pool.map_async_with(|_: u32| -> u32 { panic!("all fail") }, 0..50, opts);
+        let mut r = pool.spawn(work);
         assert!(r.get().is_err());
         pool.close();
         pool.join().unwrap();
@@ -272,16 +278,18 @@ fn a_running_chunk_stops_early_when_its_map_is_dropped() {
         let (started_tx, started_rx) = mpsc::channel();
         let (go_tx, go_rx) = mpsc::channel::<()>();
         let go_rx = Mutex::new(go_rx);
-        let r = pool.map_async_with(
-            move |i: u32| {
-                if i == 0 {
-                    started_tx.send(()).unwrap();
-                    go_rx.lock().unwrap().recv().unwrap();
-                }
-                d.tracked()
-            },
-            0..2,
-            MapOptions::new().chunksize(2),
+        let r = pool.spawn(
+            Map::new(
+                move |i: u32| {
+                    if i == 0 {
+                        started_tx.send(()).unwrap();
+                        go_rx.lock().unwrap().recv().unwrap();
+                    }
+                    d.tracked()
+                },
+                0..2,
+            )
+            .chunksize(2),
         );
         started_rx.recv().unwrap();
         drop(r);
@@ -301,15 +309,17 @@ fn values_made_before_a_panic_in_the_same_chunk_are_dropped_once() {
         let drops = Counter::new();
         let d = drops.clone();
         let err = pool
-            .map_with(
-                move |i: u32| {
-                    if i == 3 {
-                        panic!("item 3");
-                    }
-                    d.tracked()
-                },
-                0..200,
-                MapOptions::new().chunksize(200),
+            .run(
+                Map::new(
+                    move |i: u32| {
+                        if i == 3 {
+                            panic!("item 3");
+                        }
+                        d.tracked()
+                    },
+                    0..200,
+                )
+                .chunksize(200),
             )
             .unwrap_err();
         assert_eq!(err.index(), Some(3));

@@ -5,7 +5,7 @@ mod common;
 use std::sync::mpsc;
 
 use common::{occupy, within};
-use corepool::{MapOptions, Pool};
+use corepool::{Apply, Map, Pool};
 
 #[test]
 fn counts_match_what_was_sent() {
@@ -25,9 +25,8 @@ fn counts_match_what_was_sent() {
             pool.apply(move || i).unwrap();
         }
         let _ = pool.apply(|| -> () { panic!("one failure") });
-        let _ = pool.try_apply(|| Err::<(), _>("one error"));
-        pool.map_with(|x: u32| x, 0..8, MapOptions::new().chunksize(2))
-            .unwrap(); // 4 jobs
+        let _ = pool.run(Apply::fallible(|| Err::<(), _>("one error")));
+        pool.run(Map::new(|x: u32| x, 0..8).chunksize(2)).unwrap(); // 4 jobs
 
         // Two workers held, four queued (the bound), two shed.
         let (started_tx, started) = mpsc::channel();
@@ -61,7 +60,7 @@ fn counts_match_what_was_sent() {
         // 10 + 1 + 1 + 4 + 2 + 4 accepted; 2 refused.
         assert_eq!(m.submitted, 22);
         assert_eq!(m.rejected, 2);
-        assert_eq!(m.failed, 2, "a panic and a try_ Err");
+        assert_eq!(m.failed, 2, "a panic and a fallible Err");
         assert_eq!(m.completed, 20);
         assert_eq!(m.cancelled, 0);
         assert!(m.run_time > std::time::Duration::ZERO);

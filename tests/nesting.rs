@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use common::{LIMIT, within};
-use corepool::{MapOptions, Pool};
+use corepool::{Map, Pool};
 
 const TASKS: u64 = 10_000;
 
@@ -28,11 +28,7 @@ fn ten_thousand_nested_applies_in_a_map_do_not_grow_the_stack() {
         let pool = Pool::new(2).unwrap();
         let p = pool.clone();
         let out = pool
-            .map_with(
-                move |i: u64| p.apply(move || i * 2).unwrap(),
-                0..TASKS,
-                MapOptions::new().chunksize(1),
-            )
+            .run(Map::new(move |i: u64| p.apply(move || i * 2).unwrap(), 0..TASKS).chunksize(1))
             .unwrap();
         assert_eq!(out, (0..TASKS).map(|i| i * 2).collect::<Vec<_>>());
     });
@@ -182,27 +178,34 @@ fn get_timeout_on_a_worker_keeps_its_deadline() {
 fn maps_nested_three_deep_finish() {
     within(|| {
         let pool = Pool::new(2).unwrap();
-        let (p1, opts) = (pool.clone(), || MapOptions::new().chunksize(1));
+        let p1 = pool.clone();
         let out = pool
-            .map_with(
-                move |i: u64| {
-                    let p2 = p1.clone();
-                    p1.map_with(
-                        move |j: u64| {
-                            p2.map_with(move |k: u64| i * 100 + j * 10 + k, 0..4, opts())
-                                .unwrap()
-                                .into_iter()
-                                .sum::<u64>()
-                        },
-                        0..4,
-                        opts(),
-                    )
-                    .unwrap()
-                    .into_iter()
-                    .sum::<u64>()
-                },
-                0..8,
-                opts(),
+            .run(
+                Map::new(
+                    move |i: u64| {
+                        let p2 = p1.clone();
+                        p1.run(
+                            Map::new(
+                                move |j: u64| {
+                                    p2.run(
+                                        Map::new(move |k: u64| i * 100 + j * 10 + k, 0..4)
+                                            .chunksize(1),
+                                    )
+                                    .unwrap()
+                                    .into_iter()
+                                    .sum::<u64>()
+                                },
+                                0..4,
+                            )
+                            .chunksize(1),
+                        )
+                        .unwrap()
+                        .into_iter()
+                        .sum::<u64>()
+                    },
+                    0..8,
+                )
+                .chunksize(1),
             )
             .unwrap();
         let expected: Vec<u64> = (0..8)
@@ -223,15 +226,17 @@ fn blocking_imap_on_every_worker_finishes() {
         let pool = Pool::new(2).unwrap();
         let p = pool.clone();
         let sums = pool
-            .map_with(
-                move |_: u8| {
-                    p.imap(|x: u32| x, 0..1_000)
-                        .into_blocking_iter()
-                        .map(Result::unwrap)
-                        .sum::<u32>()
-                },
-                0..4,
-                MapOptions::new().chunksize(1),
+            .run(
+                Map::new(
+                    move |_: u8| {
+                        p.imap(|x: u32| x, 0..1_000)
+                            .into_blocking_iter()
+                            .map(Result::unwrap)
+                            .sum::<u32>()
+                    },
+                    0..4,
+                )
+                .chunksize(1),
             )
             .unwrap();
         assert_eq!(sums, [499_500; 4]);

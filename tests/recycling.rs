@@ -93,11 +93,7 @@ fn many_jobs_with_a_quota_of_one_all_complete_in_order() {
             .build()
             .unwrap();
         let out = pool
-            .map_with(
-                |x: u32| x * 3,
-                0..200,
-                corepool::MapOptions::new().chunksize(1),
-            )
+            .run(corepool::Map::new(|x: u32| x * 3, 0..200).chunksize(1))
             .unwrap();
         assert_eq!(out, (0..200).map(|x| x * 3).collect::<Vec<_>>());
         let v: Vec<u32> = pool

@@ -206,16 +206,18 @@ fn sync_calls_from_every_worker_of_a_saturated_pool_do_not_deadlock() {
         // Every worker runs a task that blocks on a map of the same pool:
         // without help-while-waiting this would deadlock.
         let outer = pool
-            .map_with(
-                move |i: u64| {
-                    inner
-                        .map(move |x: u64| x + i, 0..50)
-                        .unwrap()
-                        .into_iter()
-                        .sum::<u64>()
-                },
-                0..8,
-                corepool::MapOptions::new().chunksize(1),
+            .run(
+                corepool::Map::new(
+                    move |i: u64| {
+                        inner
+                            .map(move |x: u64| x + i, 0..50)
+                            .unwrap()
+                            .into_iter()
+                            .sum::<u64>()
+                    },
+                    0..8,
+                )
+                .chunksize(1),
             )
             .unwrap();
         let expected: Vec<u64> = (0..8).map(|i| (0..50).map(|x| x + i).sum()).collect();

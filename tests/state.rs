@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::ThreadId;
 
 use common::{Counter, on_tokio, within};
-use corepool::Pool;
+use corepool::{Map, Pool};
 use futures::TryStreamExt;
 
 /// A worker's state that knows where it was made, and reports the tasks it
@@ -64,9 +64,8 @@ fn every_form_gets_its_own_workers_state() {
         let mut seen = Vec::new();
         seen.push(pool.apply(visit).unwrap());
         seen.extend(pool.map(|h: &mut Home, _: u32| visit(h), 0..50).unwrap());
-        let opts = corepool::MapOptions::new().chunksize(1);
         seen.extend(
-            pool.map_with(|h: &mut Home, _: u32| visit(h), 0..50, opts)
+            pool.run(Map::new(|h: &mut Home, _: u32| visit(h), 0..50).chunksize(1))
                 .unwrap(),
         );
         seen.extend(
@@ -201,20 +200,22 @@ fn stateful_tasks_can_nest_plain_and_stateful_work() {
         let pool = Pool::builder().workers(2).build_with_state(home).unwrap();
         let (p1, p2) = (pool.clone(), pool.clone());
         let out = pool
-            .map_with(
-                move |h: &mut Home, x: u32| {
-                    visit(h);
-                    // Plain nested work runs inline while the state is lent.
-                    let plain: u32 = p1
-                        .pool()
-                        .map(|y: u32| y * 2, 0..x)
-                        .unwrap()
-                        .into_iter()
-                        .sum();
-                    plain
-                },
-                0..8,
-                corepool::MapOptions::new().chunksize(1),
+            .run(
+                Map::new(
+                    move |h: &mut Home, x: u32| {
+                        visit(h);
+                        // Plain nested work runs inline while the state is lent.
+                        let plain: u32 = p1
+                            .pool()
+                            .map(|y: u32| y * 2, 0..x)
+                            .unwrap()
+                            .into_iter()
+                            .sum();
+                        plain
+                    },
+                    0..8,
+                )
+                .chunksize(1),
             )
             .unwrap();
         assert_eq!(

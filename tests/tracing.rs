@@ -85,7 +85,7 @@ fn jobs_run_in_labelled_spans_and_workers_report_start_and_stop() {
         let request = tracing::info_span!("request");
         request.in_scope(|| {
             pool.apply(|| ()).unwrap();
-            pool.map_with(|x: u8| x, 0..4, corepool::MapOptions::new().chunksize(2))
+            pool.run(corepool::Map::new(|x: u8| x, 0..4).chunksize(2))
                 .unwrap();
         });
         pool.close();

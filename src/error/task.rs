@@ -454,9 +454,7 @@ impl fmt::Display for TaskError {
             Repr::Cancelled(Cancellation::PoolClosed) => {
                 f.write_str(": the pool was closed when it was submitted")
             }
-            Repr::Cancelled(Cancellation::Terminated) => {
-                f.write_str(": the pool was terminated")
-            }
+            Repr::Cancelled(Cancellation::Terminated) => f.write_str(": the pool was terminated"),
             Repr::Cancelled(Cancellation::Abandoned) => {
                 f.write_str(": nobody wanted its result any more")
             }
@@ -542,7 +540,10 @@ mod tests {
     #[test]
     fn errors_are_send_sync_and_one_pointer_wide() {
         assert_send_sync::<TaskError>();
-        assert_eq!(std::mem::size_of::<TaskError>(), std::mem::size_of::<usize>());
+        assert_eq!(
+            std::mem::size_of::<TaskError>(),
+            std::mem::size_of::<usize>()
+        );
     }
 
     #[test]

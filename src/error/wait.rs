@@ -201,7 +201,11 @@ impl<E: Outcome> WaitError<E> {
     /// ```
     pub fn kind(&self) -> Option<TaskErrorKind> {
         let error = self.task_error()?;
-        Some(error.as_task_error().map_or(TaskErrorKind::User, TaskError::kind))
+        Some(
+            error
+                .as_task_error()
+                .map_or(TaskErrorKind::User, TaskError::kind),
+        )
     }
 
     /// Whether the task panicked.

@@ -109,6 +109,11 @@ impl<T> Assembler<T> {
         self.slot.is_abandoned()
     }
 
+    /// Whether the output is wanted whoever holds the handle.
+    pub(crate) fn is_detached(&self) -> bool {
+        self.slot.is_detached()
+    }
+
     /// Whether the first failure resolves the map at once.
     pub(crate) fn fails_fast(&self) -> bool {
         self.fail_fast

@@ -183,6 +183,10 @@ where
         out.map.is_abandoned()
     }
 
+    fn detached(out: &Self::Out) -> bool {
+        out.map.is_detached()
+    }
+
     fn run(self, out: &Self::Out, running: Running<'_>) {
         let map = &*out.map;
         let id = running.id;

@@ -8,12 +8,12 @@ use loom::thread;
 use super::{Drops, Tracked};
 use crate::error::{Cancellation, TaskError};
 use crate::map::Assembler;
-use crate::slot::{Finisher, Slot};
+use crate::result::Pending;
 use std::sync::Arc;
 
-fn assembler() -> (Arc<Slot<Vec<Tracked>>>, Arc<Assembler<Tracked>>) {
-    let (slot, finisher) = Finisher::pair(0, None);
-    (slot.clone(), Arc::new(Assembler::new(slot, finisher, true)))
+fn assembler() -> (Arc<Assembler<Tracked>>, Arc<Assembler<Tracked>>) {
+    let map = Arc::new(Assembler::new(0, None, true));
+    (map.clone(), map)
 }
 
 #[test]
@@ -32,7 +32,7 @@ fn chunks_in_any_order_assemble_in_input_order() {
         for t in threads {
             t.join().unwrap();
         }
-        let out = loom::future::block_on(poll_fn(|cx| slot.poll_take(cx)));
+        let out = loom::future::block_on(poll_fn(|cx| slot.slot().poll_take(cx)));
         let out = out.unwrap().unwrap();
         assert_eq!(out.iter().map(|t| t.0).collect::<Vec<_>>(), [0, 1, 2]);
         assert_eq!(drops.count(), 0, "nothing dropped before the output");
@@ -58,7 +58,7 @@ fn a_failure_racing_an_append_resolves_once_and_drops_everything_once() {
         map.seal(2, 2);
         appender.join().unwrap();
         failer.join().unwrap();
-        let outcome = loom::future::block_on(poll_fn(|cx| slot.poll_take(cx))).unwrap();
+        let outcome = loom::future::block_on(poll_fn(|cx| slot.slot().poll_take(cx))).unwrap();
         match outcome {
             // The failure came after the map was complete: it is a no-op.
             Ok(out) => {
@@ -67,7 +67,7 @@ fn a_failure_racing_an_append_resolves_once_and_drops_everything_once() {
             }
             Err(e) => assert!(e.is_cancelled()),
         }
-        drop(map);
+        drop((map, slot));
         assert_eq!(drops.count(), 2, "each value dropped exactly once");
     });
 }

@@ -37,7 +37,7 @@ fn race(stop: fn(&Registry)) -> (Result<u32, Option<Cancellation>>, usize, usize
     let pool = Pool::from_registry(registry.clone());
     let w = {
         let registry = registry.clone();
-        thread::spawn(move || worker::run(&registry, 0, None))
+        thread::spawn(move || worker::run(&registry, 0, 0, None))
     };
     let submitter = {
         let f = counted(&runs, &drops);
@@ -47,6 +47,7 @@ fn race(stop: fn(&Registry)) -> (Result<u32, Option<Cancellation>>, usize, usize
     let result = submitter.join().unwrap();
     let outcome = loom::future::block_on(result).map_err(|e| e.cancellation());
     w.join().unwrap(); // the queue is closed: the worker exits
+    assert_eq!(registry.queued(), 0, "every queue place was given back");
     (
         outcome,
         runs.load(Ordering::SeqCst),

@@ -6,14 +6,16 @@ use std::task::Poll;
 
 use loom::thread;
 
-use crate::slot::{Completer, Slot};
+use std::sync::Arc;
+
+use crate::slot::Slot;
 
 #[test]
 fn completion_reaches_the_owner_and_a_waiter() {
     loom::model(|| {
-        let slot = Slot::<u32>::new();
-        let completer = Completer::new(slot.clone(), 0);
-        let worker = thread::spawn(move || completer.complete(Ok(7)));
+        let slot = Arc::new(Slot::<u32>::new());
+        let s = slot.clone();
+        let worker = thread::spawn(move || s.complete(Ok(7)));
         let s = slot.clone();
         let waiter = thread::spawn(move || {
             let waiter = s.waiter();
@@ -31,8 +33,7 @@ fn completion_reaches_the_owner_and_a_waiter() {
 #[test]
 fn two_waiters_are_both_woken() {
     loom::model(|| {
-        let slot = Slot::<u32>::new();
-        let completer = Completer::new(slot.clone(), 0);
+        let slot = Arc::new(Slot::<u32>::new());
         let waiters: Vec<_> = (0..2)
             .map(|_| {
                 let s = slot.clone();
@@ -42,7 +43,7 @@ fn two_waiters_are_both_woken() {
                 })
             })
             .collect();
-        completer.complete(Ok(1));
+        slot.complete(Ok(1));
         for w in waiters {
             w.join().unwrap();
         }
@@ -51,22 +52,9 @@ fn two_waiters_are_both_woken() {
 }
 
 #[test]
-fn a_dropped_completer_cancels_and_wakes() {
-    loom::model(|| {
-        let slot = Slot::<u32>::new();
-        let completer = Completer::new(slot.clone(), 0);
-        let dropper = thread::spawn(move || drop(completer));
-        let outcome = loom::future::block_on(poll_fn(|cx| slot.poll_take(cx)));
-        assert!(outcome.unwrap().unwrap_err().is_cancelled());
-        dropper.join().unwrap();
-    });
-}
-
-#[test]
 fn a_waiter_giving_up_races_completion() {
     loom::model(|| {
-        let slot = Slot::<u32>::new();
-        let completer = Completer::new(slot.clone(), 0);
+        let slot = Arc::new(Slot::<u32>::new());
         let s = slot.clone();
         let waiter = thread::spawn(move || {
             let waiter = s.waiter();
@@ -76,7 +64,7 @@ fn a_waiter_giving_up_races_completion() {
             drop(waiter);
             polled.is_ready()
         });
-        completer.complete(Ok(2));
+        slot.complete(Ok(2));
         let saw_it = waiter.join().unwrap();
         // Whatever the interleaving, the outcome is intact and no waiter
         // entry is left behind.

@@ -12,6 +12,7 @@
 //! lost or delivered twice, that no wake-up is lost (a lost one shows up as
 //! loom's deadlock report), and that every value is dropped exactly once.
 
+mod loom_cell;
 mod loom_map;
 mod loom_registry;
 mod loom_slot;

@@ -241,6 +241,10 @@ where
         out.is_abandoned()
     }
 
+    fn detached(out: &Slot<T>) -> bool {
+        out.is_detached()
+    }
+
     fn run(self, out: &Slot<T>, running: Running<'_>) {
         let Apply { f, callbacks } = self.apply;
         let id = running.id;
@@ -356,7 +360,9 @@ where
     match registry.push(cell.clone()) {
         Ok(()) => Ok(result),
         Err(why) if door.mode == Mode::Offer => {
-            let body = cell.take_back().expect("refused before anybody could claim it");
+            let body = cell
+                .take_back()
+                .expect("refused before anybody could claim it");
             drop(result);
             Err(why.hand_back(body.apply))
         }
@@ -397,7 +403,9 @@ where
         match pushed {
             Ok(()) => Ok(result),
             Err(why) => {
-                let body = cell.take_back().expect("refused before anybody could claim it");
+                let body = cell
+                    .take_back()
+                    .expect("refused before anybody could claim it");
                 drop(result);
                 Err(why.hand_back(body.apply))
             }
