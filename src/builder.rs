@@ -144,15 +144,17 @@ impl PoolBuilder {
     /// [`MAX_QUEUE_CAPACITY`](crate::MAX_QUEUE_CAPACITY); anything else
     /// makes `build` fail.
     ///
-    /// When the queue is full, [`Pool::apply_async`] resolves at once to a
-    /// cancelled error
+    /// When the queue is full, [`Pool::apply_async`] and
+    /// [`Pool::spawn`] resolve at once to a cancelled error
     /// ([`Cancellation::QueueFull`](crate::Cancellation::QueueFull)), shed
-    /// before any work starts. A map (`map`, `starmap`, `try_map` and their
-    /// forms) is shed the same way when one of its chunks finds the queue
-    /// full; without an explicit `chunksize` it is cut into no more chunks
-    /// than the queue has free places at the call (for an input whose
-    /// length is known), so only a (nearly) full queue sheds it.
-    /// [`Pool::offer`] refuses at once and hands the closure back;
+    /// before any work starts. A map (`map`, `map_async`, `starmap`, a
+    /// `Map` through `spawn` or `run`) is shed the same way when one of its
+    /// chunks finds the queue full; without an explicit `chunksize` it is
+    /// cut into no more chunks than the queue has free places at the call
+    /// (for an input whose length is known), so only a (nearly) full queue
+    /// sheds it. A job a waiting worker runs inline gives its place back at
+    /// once, so nested work does not fill the queue.
+    /// [`Pool::offer`] refuses at once and hands the work back;
     /// [`Pool::submit`] waits for room; an `imap` stream waits for room
     /// before it pulls more input.
     ///

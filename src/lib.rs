@@ -57,6 +57,96 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # One door: options as values, admission as a method
+//!
+//! Python's keyword arguments are builder methods of a value: an
+//! [`Apply`] (one call; `callback`, `error_callback`) or a [`Map`]
+//! (`chunksize`, `callback`, `error_callback`, `fail_fast`). Any work (a
+//! closure, an `Apply`, a `Map`) goes through one of four doors:
+//! [`spawn`](Pool::spawn) (shed if the bounded queue is full),
+//! [`offer`](Pool::offer) (refuse at once and hand the work back),
+//! [`submit`](Pool::submit) (wait for room) and [`run`](Pool::run) (block
+//! for the value). Python's eight names are those doors with plain work.
+//!
+//! ```
+//! use corepool::{Apply, Map, Pool};
+//!
+//! let pool = Pool::new(2)?;
+//! let squares = pool.run(Map::new(|x: u64| x * x, 0..6).chunksize(2))?;
+//! assert_eq!(squares, [0, 1, 4, 9, 16, 25]);
+//!
+//! let (tx, rx) = std::sync::mpsc::channel();
+//! pool.spawn(Apply::new(|| 6 * 7).callback(move |v: &i32| tx.send(*v).unwrap()))
+//!     .detach(); // fire and forget: the callback hears of it
+//! assert_eq!(rx.recv()?, 42);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Fallible work
+//!
+//! [`Apply::fallible`] and [`Map::fallible`] take functions returning
+//! `Result<T, E>`: your `E` comes back typed in a [`TryError<E>`], and a
+//! fallible map stops at the first `Err`, as rayon's `try_for_each` does.
+//!
+//! ```
+//! use corepool::{Map, TryError, WaitError};
+//!
+//! let pool = corepool::Pool::new(2)?;
+//! let parsed = pool.run(Map::fallible(|s: &str| s.parse::<u8>(), ["1", "2", "x"]));
+//! match parsed {
+//!     Err(WaitError::Task(TryError::User { index, .. })) => assert_eq!(index, Some(2)),
+//!     other => panic!("{other:?}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # In a web service
+//!
+//! Bound the queue ([`PoolBuilder::queue_capacity`]) so overload is refused
+//! instead of queued without limit; [`offer`](Pool::offer) then hands the
+//! work back at once (answer 503), dropping a result cancels its work if it
+//! has not started (a client that hung up), and [`metrics`](Pool::metrics)
+//! says how busy the pool is.
+//!
+//! ```
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use corepool::{Pool, SubmitError};
+//!
+//! let pool = Pool::builder().workers(2).queue_capacity(64).build()?;
+//! // In a handler:
+//! let body = b"password".to_vec();
+//! let status = match pool.offer(move || body.iter().map(|&b| u64::from(b)).sum::<u64>()) {
+//!     Ok(hash) => {
+//!         let _digest = hash.await?; // dropping `hash` would cancel it
+//!         200
+//!     }
+//!     Err(SubmitError::Full(_)) => 503, // overloaded: shed before any work
+//!     Err(SubmitError::Closed(_)) => 503, // shutting down
+//! };
+//! assert_eq!(status, 200);
+//! let m = pool.metrics();
+//! assert_eq!(m.submitted, m.completed);
+//! # Ok(()) }
+//! ```
+//!
+//! # Per-worker state and recycling
+//!
+//! [`PoolBuilder::build_with_state`] gives each worker a value of your type
+//! (a scratch buffer, a compiled regex set), lent as `&mut S` to the
+//! closures of a [`StatefulPool`], which has the same door and names.
+//! [`PoolBuilder::max_tasks_per_worker`] (Python's `maxtasksperchild`)
+//! replaces a worker after so many tasks.
+//!
+//! ```
+//! let pool = corepool::Pool::builder()
+//!     .workers(2)
+//!     .max_tasks_per_worker(100)
+//!     .build_with_state(|_worker| Vec::<u8>::with_capacity(1 << 12))?;
+//! let lengths = pool.map(|buf: &mut Vec<u8>, n: usize| { buf.clear(); buf.resize(n, 0); buf.len() }, [3, 1])?;
+//! assert_eq!(lengths, [3, 1]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Panics are values
 //!
 //! ```
@@ -70,13 +160,21 @@
 //!
 //! # Errors
 //!
+//! A panic's error says where it happened ([`TaskError::panic_location`]):
+//! the first pool built chains a panic hook onto the one in place (the
+//! default or yours), which notes the location and then calls it, so your
+//! hook still runs. A hook installed after the first pool replaces ours;
+//! errors then carry no location, and nothing else changes.
+//!
 //! One error type per operation: awaiting a task gives a [`TaskError`]
-//! (panicked or cancelled, with the job id of its tracing span); the sync
-//! calls that wait give a [`WaitError`] (the task's error, or
-//! [`WouldDeadlock`] where blocking would stall a runtime); timed waits a
-//! [`TimeoutError`]; `join` a [`JoinError`]; `build` a [`BuildError`]. A
-//! `chunksize` or `buffersize` of 0 panics where it is set, as
-//! `slice::chunks(0)` does.
+//! (panicked or cancelled, with the job id of its tracing span), or a
+//! [`TryError<E>`] for fallible work; every sync or timed wait gives a
+//! [`WaitError`] (the task's error, [`WouldDeadlock`] where blocking would
+//! stall a runtime, `TimedOut`, or `Taken` for a second `get`), which
+//! answers `kind()`, `cancellation()`, `index()` and `panic_message()`
+//! directly; `offer` and `submit` a [`SubmitError`] that hands the work
+//! back; `join` a [`JoinError`]; `build` a [`BuildError`]. A `chunksize` or
+//! `buffersize` of 0 panics where it is set, as `slice::chunks(0)` does.
 //!
 //! # Shutting down
 //!
@@ -127,7 +225,9 @@
 //! Threads cannot be killed; a long task can instead call
 //! [`is_cancelled`] between steps and return early when nobody wants its
 //! result any more (its handle dropped, its map failed, its `imap` stream
-//! dropped, the pool terminated). It then resolves as cancelled.
+//! dropped, the pool terminated, or the task that submitted it is itself no
+//! longer wanted: cancellation reaches nested work unless it was
+//! detached). It then resolves as cancelled; [`cancellation`] says why.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(corepool_loom, allow(dead_code, unused_imports))]

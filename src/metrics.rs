@@ -16,7 +16,7 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Ran {
     Completed,
-    /// Panicked, or (a `try_` form) returned `Err`.
+    /// Panicked, or (fallible work) returned `Err`.
     Failed,
     /// Skipped (nobody wanted it) or stopped early (`is_cancelled`).
     Cancelled,
@@ -103,7 +103,7 @@ pub struct Metrics {
     pub rejected: u64,
     /// Jobs that ran to a value.
     pub completed: u64,
-    /// Jobs that panicked, or (the `try_` forms) returned `Err`.
+    /// Jobs that panicked, or (fallible work) returned `Err`.
     pub failed: u64,
     /// Jobs cancelled: queued work dropped by `terminate`, work nobody
     /// wanted any more, and tasks that stopped early on `is_cancelled`.

@@ -18,8 +18,6 @@
 //! place given back between its failed try and its wait wakes it: no
 //! wake-up is lost (event-listener's contract, as async-channel uses it).
 
-use std::future::Future;
-
 use crate::sync::{AtomicUsize, Ordering};
 
 pub(crate) struct Places {
@@ -81,32 +79,27 @@ impl Places {
 
     /// Takes a place once one is free, or gives up when `give_up()` says so
     /// (checked after every wake-up). `true` if it took one.
-    pub(crate) fn take_when_free<'a>(
-        &'a self,
-        give_up: impl Fn() -> bool + Send + 'a,
-    ) -> impl Future<Output = bool> + Send + 'a {
-        async move {
-            loop {
+    pub(crate) async fn take_when_free(&self, give_up: impl Fn() -> bool) -> bool {
+        loop {
+            if give_up() {
+                return false;
+            }
+            if self.try_take() {
+                return true;
+            }
+            #[cfg(not(corepool_loom))]
+            {
+                let listener = self.room.listen();
                 if give_up() {
                     return false;
                 }
                 if self.try_take() {
                     return true;
                 }
-                #[cfg(not(corepool_loom))]
-                {
-                    let listener = self.room.listen();
-                    if give_up() {
-                        return false;
-                    }
-                    if self.try_take() {
-                        return true;
-                    }
-                    listener.await;
-                }
-                #[cfg(corepool_loom)]
-                loom::thread::yield_now();
+                listener.await;
             }
+            #[cfg(corepool_loom)]
+            loom::thread::yield_now();
         }
     }
 

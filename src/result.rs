@@ -304,7 +304,8 @@ impl<T, E> AsyncResult<T, E> {
     }
 
     /// Lets the work run to completion even though nobody will wait for it;
-    /// its value is dropped on the worker.
+    /// its value is dropped on the worker (or here, if the work had already
+    /// finished).
     ///
     /// # Examples
     ///
@@ -353,6 +354,9 @@ impl<T, E> Drop for AsyncResult<T, E> {
         if !self.detached && !self.taken {
             self.slot().abandon();
         }
+        // Nobody will take the value now: if it is here, it is dropped here;
+        // if not, the worker drops it when it comes.
+        drop(self.slot().release());
     }
 }
 

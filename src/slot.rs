@@ -50,6 +50,9 @@ struct State<T> {
     /// its own key so it can remove exactly its entry when it gives up.
     waiters: Vec<(u64, Waker)>,
     next_key: u64,
+    /// The handle is gone (dropped or detached): an outcome that arrives
+    /// now is dropped where it is made (on the worker), not kept.
+    released: bool,
 }
 
 /// A registration of one blocked thread in a slot's waiter list; removes
@@ -68,6 +71,7 @@ impl<T> Slot<T> {
                 owner: None,
                 waiters: Vec::new(),
                 next_key: 0,
+                released: false,
             }),
             abandoned: AtomicBool::new(false),
             detached: AtomicBool::new(false),
@@ -118,6 +122,15 @@ impl<T> Slot<T> {
         Poll::Pending
     }
 
+    /// The handle is gone: an outcome already here is handed back to be
+    /// dropped by the caller (the handle's thread); one that arrives later is
+    /// dropped by the worker that makes it.
+    pub(crate) fn release(&self) -> Option<Result<T, TaskError>> {
+        let mut state = self.lock();
+        state.released = true;
+        state.outcome.take()
+    }
+
     /// Registers a thread that will wait for completion without taking the
     /// outcome.
     pub(crate) fn waiter(&self) -> Waiter<'_, T> {
@@ -132,8 +145,14 @@ impl<T> Slot<T> {
         let (owner, waiters) = {
             let mut state = self.lock();
             debug_assert!(!state.complete, "a slot is completed once");
-            state.outcome = Some(outcome);
             state.complete = true;
+            if state.released {
+                // Nobody can take it: drop it here, on the worker, and
+                // quietly (a user `Drop` may panic).
+                drop(state);
+                return crate::unwind::drop_quietly(outcome);
+            }
+            state.outcome = Some(outcome);
             (state.owner.take(), std::mem::take(&mut state.waiters))
         };
         // Wake outside the lock so the woken do not contend on it.

@@ -30,20 +30,42 @@ const LIMIT: Duration = Duration::from_secs(20);
 #[derive(Debug, Clone)]
 enum Op {
     /// `apply`, waited for on the driver thread.
-    Apply { v: u32, panics: bool },
+    Apply {
+        v: u32,
+        panics: bool,
+    },
     /// `apply_async`, kept (to check) or dropped at once.
-    ApplyAsync { v: u32, panics: bool, keep: bool },
+    ApplyAsync {
+        v: u32,
+        panics: bool,
+        keep: bool,
+    },
     /// `offer` of a closure.
-    Offer { v: u32 },
+    Offer {
+        v: u32,
+    },
     /// `map_async`, maybe panicking at one index, maybe with a chunksize.
-    MapAsync { n: u8, panic_at: Option<u8>, chunk: Option<u8> },
+    MapAsync {
+        n: u8,
+        panic_at: Option<u8>,
+        chunk: Option<u8>,
+    },
     /// A fallible map through `spawn`, maybe failing at one index.
-    Fallible { n: u8, err_at: Option<u8> },
+    Fallible {
+        n: u8,
+        err_at: Option<u8>,
+    },
     /// A blocking `imap`, consumed on the driver thread.
-    Imap { n: u8 },
+    Imap {
+        n: u8,
+    },
     /// An `apply_async` whose task runs a nested map and a nested apply.
-    Nested { n: u8 },
-    /// A detached task whose value panics when dropped.
+    Nested {
+        n: u8,
+    },
+    /// A detached task that captures a value whose `Drop` panics, and
+    /// returns one (dropped on the worker, or by the detaching thread if
+    /// the work already finished, which is then the caller's own panic).
     PanickingDrop,
     /// Drops the kept result at this position (modulo their number).
     DropKept(usize),
@@ -59,13 +81,16 @@ struct Config {
 }
 
 fn config() -> impl Strategy<Value = Config> {
-    (1..=3_usize, prop::option::of(1..=6_usize), prop::option::of(1..=4_usize)).prop_map(
-        |(workers, capacity, max_tasks)| Config {
+    (
+        1..=3_usize,
+        prop::option::of(1..=6_usize),
+        prop::option::of(1..=4_usize),
+    )
+        .prop_map(|(workers, capacity, max_tasks)| Config {
             workers,
             capacity,
             max_tasks,
-        },
-    )
+        })
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -114,7 +139,11 @@ enum Kept {
 /// Checks a cancellation against what was allowed at submission and what
 /// happened after (a terminate makes `Terminated` allowed for everything
 /// still pending; a pool closed at submission allows only `PoolClosed`).
-fn check_cancelled(why: Option<Cancellation>, allowed: Allowed, terminated: bool) -> Result<(), String> {
+fn check_cancelled(
+    why: Option<Cancellation>,
+    allowed: Allowed,
+    terminated: bool,
+) -> Result<(), String> {
     match why {
         Some(Cancellation::PoolClosed) if allowed.closed_at_submission => Ok(()),
         _ if allowed.closed_at_submission => Err(format!("closed at submission, got {why:?}")),
@@ -126,7 +155,12 @@ fn check_cancelled(why: Option<Cancellation>, allowed: Allowed, terminated: bool
     }
 }
 
-fn check_task(outcome: Result<u32, TaskError>, expect: &Expect, allowed: Allowed, terminated: bool) -> Result<(), String> {
+fn check_task(
+    outcome: Result<u32, TaskError>,
+    expect: &Expect,
+    allowed: Allowed,
+    terminated: bool,
+) -> Result<(), String> {
     match (outcome, expect) {
         (Err(e), _) if e.is_cancelled() => check_cancelled(e.cancellation(), allowed, terminated),
         _ if allowed.closed_at_submission => Err("ran though the pool was closed".into()),
@@ -136,7 +170,12 @@ fn check_task(outcome: Result<u32, TaskError>, expect: &Expect, allowed: Allowed
     }
 }
 
-fn check_many(outcome: Result<Vec<u32>, TaskError>, expect: &Expect, allowed: Allowed, terminated: bool) -> Result<(), String> {
+fn check_many(
+    outcome: Result<Vec<u32>, TaskError>,
+    expect: &Expect,
+    allowed: Allowed,
+    terminated: bool,
+) -> Result<(), String> {
     match (outcome, expect) {
         (Err(e), _) if e.is_cancelled() => check_cancelled(e.cancellation(), allowed, terminated),
         _ if allowed.closed_at_submission => Err("ran though the pool was closed".into()),
@@ -146,7 +185,12 @@ fn check_many(outcome: Result<Vec<u32>, TaskError>, expect: &Expect, allowed: Al
     }
 }
 
-fn check_fallible(outcome: Result<Vec<u32>, TryError<u8>>, expect: &Expect, allowed: Allowed, terminated: bool) -> Result<(), String> {
+fn check_fallible(
+    outcome: Result<Vec<u32>, TryError<u8>>,
+    expect: &Expect,
+    allowed: Allowed,
+    terminated: bool,
+) -> Result<(), String> {
     match (outcome, expect) {
         (Err(TryError::Task(e)), _) if e.is_cancelled() => {
             check_cancelled(e.cancellation(), allowed, terminated)
@@ -202,12 +246,20 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
             Op::Apply { v, panics } => {
                 let outcome = pool.apply(move || value(v, panics));
                 let outcome = outcome.map_err(|e| e.into_task_error().expect("a task error"));
-                let expect = if panics { Expect::Panic } else { Expect::Value(v) };
+                let expect = if panics {
+                    Expect::Panic
+                } else {
+                    Expect::Value(v)
+                };
                 check_task(outcome, &expect, allowed, terminated)?;
             }
             Op::ApplyAsync { v, panics, keep } => {
                 let r = pool.apply_async(move || value(v, panics));
-                let expect = if panics { Expect::Panic } else { Expect::Value(v) };
+                let expect = if panics {
+                    Expect::Panic
+                } else {
+                    Expect::Value(v)
+                };
                 if keep {
                     kept.push(Kept::One(r, expect, allowed));
                 }
@@ -247,7 +299,13 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
             }
             Op::Fallible { n, err_at } => {
                 let err_at = err_at.filter(|&i| i < n);
-                let f = move |x: u8| if Some(x) == err_at { Err(x) } else { Ok(u32::from(x)) };
+                let f = move |x: u8| {
+                    if Some(x) == err_at {
+                        Err(x)
+                    } else {
+                        Ok(u32::from(x))
+                    }
+                };
                 let r = pool.spawn(Map::fallible(f, 0..n));
                 let expect = match err_at {
                     Some(i) => Expect::UserErrAt(i.into()),
@@ -262,7 +320,11 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
                     .collect();
                 // On a closed pool the stream pulls nothing and ends after
                 // one `PoolClosed` error (an endless input must end too).
-                let expected = if closed { items.len().min(1) } else { usize::from(n) };
+                let expected = if closed {
+                    items.len().min(1)
+                } else {
+                    usize::from(n)
+                };
                 if items.len() != expected {
                     return Err(format!("imap of {n} yielded {}", items.len()));
                 }
@@ -291,7 +353,18 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
                 let n = u32::from(n);
                 kept.push(Kept::One(r, Expect::Value(n * (n + 1) / 2 + 1), allowed));
             }
-            Op::PanickingDrop => pool.apply_async(|| PanicOnDrop).detach(),
+            Op::PanickingDrop => {
+                let captured = PanicOnDrop;
+                let r = pool.apply_async(move || {
+                    let _captured = captured;
+                    PanicOnDrop
+                });
+                // Dropping the handle may drop a finished value here: that
+                // panic is the caller's (its own thread), caught here.
+                let detached =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.detach()));
+                let _ = detached;
+            }
             Op::DropKept(i) => {
                 if !kept.is_empty() {
                     let at = i % kept.len();
@@ -360,7 +433,10 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
         return Err(format!("metrics do not balance at rest: {m:?}"));
     }
     if m.workers != config.workers {
-        return Err(format!("{} workers, configured {}", m.workers, config.workers));
+        return Err(format!(
+            "{} workers, configured {}",
+            m.workers, config.workers
+        ));
     }
     Ok(())
 }

@@ -28,7 +28,8 @@ pub enum TaskErrorKind {
     InputPanicked,
     /// The task never ran; [`TaskError::cancellation`](crate::TaskError::cancellation) says why.
     Cancelled,
-    /// The function of a fallible (`try_`) form returned `Err`; the error is
+    /// The function of fallible work (`Apply::fallible`, `Map::fallible`)
+    /// returned `Err`; the error is
     /// handed back typed by [`TryError::User`](crate::TryError::User).
     User,
 }

@@ -293,7 +293,8 @@ where
             let index = offset + out.len();
             out.push(match outcome {
                 Ok(Ok(value)) => Ok(value),
-                // A `try_imap` item that returned `Err`: yielded at its place.
+                // A user error (not produced by `imap`'s own functions, which
+                // cannot fail): yielded at its place.
                 Ok(Err(user)) => Err(TaskError::user(id, user).with_index(index)),
                 Err(payload) => Err(TaskError::panicked(id, payload).with_index(index)),
             });

@@ -6,8 +6,7 @@ use super::feed::ChunkFuture;
 use super::window::{self, Window};
 use crate::error::{Outcome, TaskError};
 
-/// The stream returned by [`Pool::imap`](crate::Pool::imap) and
-/// [`Pool::imap_stream`](crate::Pool::imap_stream): one
+/// The stream returned by [`Pool::imap`](crate::Pool::imap): one
 /// `Result<T, TaskError>` per input item, in input order.
 ///
 /// Nothing is pulled or submitted until the stream is polled. Then at most
@@ -48,7 +47,7 @@ use crate::error::{Outcome, TaskError};
 #[must_use = "streams do nothing unless polled"]
 pub struct Imap<T, E = TaskError> {
     window: Window<T, FuturesOrdered<ChunkFuture<T>>>,
-    /// Types the errors of a `try_` stream (the identity otherwise).
+    /// Turns the pool's errors into the stream's (the identity for now).
     convert: fn(TaskError) -> E,
 }
 

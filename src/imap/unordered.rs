@@ -6,8 +6,7 @@ use super::feed::ChunkFuture;
 use super::window::{self, Window};
 use crate::error::{Outcome, TaskError};
 
-/// The stream returned by [`Pool::imap_unordered`](crate::Pool::imap_unordered)
-/// and [`Pool::imap_unordered_stream`](crate::Pool::imap_unordered_stream):
+/// The stream returned by [`Pool::imap_unordered`](crate::Pool::imap_unordered):
 /// one `Result<T, TaskError>` per input item, as soon as its chunk finishes
 /// (items of one chunk stay in input order).
 ///
@@ -47,7 +46,7 @@ use crate::error::{Outcome, TaskError};
 #[must_use = "streams do nothing unless polled"]
 pub struct ImapUnordered<T, E = TaskError> {
     window: Window<T, FuturesUnordered<ChunkFuture<T>>>,
-    /// Types the errors of a `try_` stream (the identity otherwise).
+    /// Turns the pool's errors into the stream's (the identity for now).
     convert: fn(TaskError) -> E,
 }
 

@@ -312,7 +312,7 @@ mod tests {
         map.chunk_done(2, vec![5]);
         assert!(!slot.is_complete(), "not complete before the seal");
         map.seal(4, 6);
-        assert_eq!(outcome(&slot).unwrap().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(outcome(slot).unwrap().unwrap(), [1, 2, 3, 4, 5, 6]);
     }
 
     #[test]
@@ -323,7 +323,7 @@ mod tests {
         map.chunk_done(1, vec![2]);
         assert!(!slot.is_complete());
         map.chunk_done(0, vec![1]);
-        assert_eq!(outcome(&slot).unwrap().unwrap(), [1, 2]);
+        assert_eq!(outcome(slot).unwrap().unwrap(), [1, 2]);
     }
 
     #[test]
@@ -331,7 +331,7 @@ mod tests {
         let map = assembler();
         let slot = &map.slot;
         map.seal(0, 0);
-        assert_eq!(outcome(&slot).unwrap().unwrap(), Vec::<i32>::new());
+        assert_eq!(outcome(slot).unwrap().unwrap(), Vec::<i32>::new());
     }
 
     #[test]
@@ -342,6 +342,6 @@ mod tests {
         map.fail(TaskError::cancelled(0, Cancellation::Abandoned));
         map.chunk_done(1, vec![2]);
         map.seal(2, 2);
-        assert!(outcome(&slot).unwrap().unwrap_err().is_cancelled());
+        assert!(outcome(slot).unwrap().unwrap_err().is_cancelled());
     }
 }

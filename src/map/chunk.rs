@@ -154,10 +154,13 @@ pub(crate) struct ChunkOut<C, T> {
     pub(crate) offset: usize,
 }
 
+/// The types a chunk body is generic over without holding them.
+type Kind<C, T, Ctx, E> = PhantomData<fn() -> (C, T, Ctx, E)>;
+
 /// A chunk's items: the part of its cell that is claimed.
 pub(crate) struct ChunkBody<I, C, T, Ctx, E> {
     pub(crate) items: Vec<I>,
-    pub(crate) kind: PhantomData<fn() -> (C, T, Ctx, E)>,
+    pub(crate) kind: Kind<C, T, Ctx, E>,
 }
 
 impl<I, C, T, Ctx, E> ChunkBody<I, C, T, Ctx, E> {

@@ -336,10 +336,10 @@ where
     (cell, result)
 }
 
-fn start<Ctx, F, T, E>(
-    apply: Apply<F, T, E>,
-    door: Door<'_>,
-) -> Result<AsyncResult<T, E>, SubmitError<Apply<F, T, E>>>
+/// What submitting an `Apply` gives: its result, or the `Apply` back.
+type Started<F, T, E> = Result<AsyncResult<T, E>, SubmitError<Apply<F, T, E>>>;
+
+fn start<Ctx, F, T, E>(apply: Apply<F, T, E>, door: Door<'_>) -> Started<F, T, E>
 where
     F: CallOnce<Ctx, T, E>,
     T: Send + 'static,

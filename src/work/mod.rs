@@ -119,9 +119,9 @@ use sealed::Start;
 /// Work a [`Pool`](crate::Pool) can run: a closure `FnOnce() -> T`, an
 /// [`Apply`], or a [`Map`]. Sealed: these are the kinds there are.
 ///
-/// [`Output`](sealed::Start::Output) is what a success resolves to (`T`
-/// for a closure or an `Apply`, `Vec<T>` for a `Map`), and
-/// [`Error`](sealed::Start::Error) what a failure resolves to: a
+/// Its `Output` is what a success resolves to (`T` for a closure or an
+/// `Apply`, `Vec<T>` for a `Map`), and its `Error` what a failure resolves
+/// to: a
 /// [`TaskError`](crate::TaskError), or a [`TryError<E>`](crate::TryError)
 /// for fallible work.
 ///
