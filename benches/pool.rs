@@ -13,12 +13,13 @@
 //! | P3 | CPU scaling: 64 tasks of ~5 ms |
 //! | P4 | burst: 1 000 concurrent tokio tasks each awaiting one ~10 µs task |
 //! | P5 | streaming: lazy items of 1-5 µs, one slow item in every 1 000 |
+//! | P6 | a fallible map (`Map::fallible`) of 1 M tiny items failing at item 1 000: early stop |
 
 use std::hint::black_box;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use corepool::{MapOptions, Pool};
+use corepool::{Map, Pool};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use futures::{StreamExt, TryStreamExt, stream};
 use rayon::prelude::*;
@@ -296,9 +297,9 @@ fn p3_scaling(c: &mut Criterion) {
     g.bench_function("corepool_map_async", |b| {
         b.iter(|| {
             in_task(async move {
-                let opts = MapOptions::new().chunksize(1);
+                // Python's `map_async(f, it, chunksize=1)`.
                 pool()
-                    .map_async_with(|_| work_us(5_000.0), 0..tasks, opts)
+                    .spawn(Map::new(|_| work_us(5_000.0), 0..tasks).chunksize(1))
                     .await
                     .unwrap()
             })
@@ -653,17 +654,17 @@ fn checked(x: u64, fail_at: u64) -> Result<u64, u64> {
 /// P6: a fallible map of 1 M tiny items whose item 1 000 fails. A map
 /// that stops early returns after about the items in flight; one that does
 /// not runs all 1 M (the `Vec<Result<..>>` a plain map gives).
-fn p6_try_map(c: &mut Criterion) {
+fn p6_fallible_map(c: &mut Criterion) {
     configure(c);
     let n: u64 = 1_000_000;
     let fail_at = 1_000;
-    let mut g = c.benchmark_group("P6_try_map_early_stop_1M");
+    let mut g = c.benchmark_group("P6_fallible_map_early_stop_1M");
     g.sample_size(20);
-    g.bench_function("corepool_try_map_async", |b| {
+    g.bench_function("corepool_spawn_map_fallible", |b| {
         b.iter(|| {
             in_task(async move {
                 let r = pool()
-                    .try_map_async(move |x| checked(x, fail_at), 0..n)
+                    .spawn(Map::fallible(move |x| checked(x, fail_at), 0..n))
                     .await;
                 assert!(r.is_err());
             })
@@ -707,7 +708,7 @@ fn p6_try_map(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = criterion();
-    targets = p1_map, p2_round_trip, p3_scaling, p4_burst, p5_stream, p6_try_map
+    targets = p1_map, p2_round_trip, p3_scaling, p4_burst, p5_stream, p6_fallible_map
 }
 
 fn main() {

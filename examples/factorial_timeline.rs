@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use async_channel::Sender;
-use corepool::{MapOptions, Pool};
+use corepool::{Map, Pool};
 use futures::TryStreamExt;
 
 const VAR: [u64; 5] = [4, 8, 12, 20, 16];
@@ -67,23 +67,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     totals.push(("apply", report("apply", &rx, t0, &res)));
 
-    let one_per_chunk = || MapOptions::new().chunksize(1);
+    // One task per chunk, as the post's `chunksize=1`.
     let t0 = Instant::now();
     let params: Vec<_> = VAR.iter().map(|&x| (x, tx.clone(), t0)).collect();
-    let res = pool.map_with(
-        move |(x, conn, t0)| f(x, conn, t0, step),
-        params,
-        one_per_chunk(),
-    )?;
+    let res = pool.run(Map::new(move |(x, conn, t0)| f(x, conn, t0, step), params).chunksize(1))?;
     totals.push(("map", report("map", &rx, t0, &res)));
 
     let t0 = Instant::now();
     let params: Vec<_> = VAR.iter().map(|&x| (x, tx.clone(), t0)).collect();
-    let res = pool.starmap_with(
-        move |x, conn, t0| f(x, conn, t0, step),
-        params,
-        one_per_chunk(),
-    )?;
+    // The default chunksize, ⌈5 / (16 × 4 workers)⌉, is 1 here too.
+    let res = pool.starmap(move |x, conn, t0| f(x, conn, t0, step), params)?;
     totals.push(("starmap", report("starmap", &rx, t0, &res)));
 
     let t0 = Instant::now();
@@ -114,11 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t0 = Instant::now();
         let params: Vec<_> = VAR.iter().map(|&x| (x, tx.clone(), t0)).collect();
         let res = pool
-            .map_async_with(
-                move |(x, conn, t0)| f(x, conn, t0, step),
-                params,
-                one_per_chunk(),
-            )
+            .spawn(Map::new(move |(x, conn, t0)| f(x, conn, t0, step), params).chunksize(1))
             .await?;
         totals.push(("map_async", report("map_async", &rx, t0, &res)));
 

@@ -5,6 +5,15 @@
 //! that sheds, cancellation and metrics, and a real CPU job with its
 //! speed-up over a plain loop.
 //!
+//! Python's eight names (`apply`, `apply_async`, `map`, `map_async`,
+//! `starmap`, `starmap_async`, `imap`, `imap_unordered`) are shorthands for
+//! one door: `run` (block for the value), `spawn` (a result at once; shed
+//! if a bounded queue is full), `offer` (refuse at once and hand the work
+//! back) and `submit` (wait for room). Each takes any work: a closure, an
+//! `Apply` (a call with Python's `callback` / `error_callback`) or a `Map`
+//! (with `chunksize`, `fail_fast` and the callbacks); `Apply::fallible` and
+//! `Map::fallible` take functions returning `Result`.
+//!
 //! The sync forms run from this plain `main`; the async forms run inside a
 //! tokio runtime, `.await`ed, as they would in an async service.
 //!
@@ -12,7 +21,7 @@
 
 use std::time::{Duration, Instant};
 
-use corepool::{Callbacks, MapOptions, Pool};
+use corepool::{Apply, Map, Pool, TryError, WaitError};
 use futures::{StreamExt, TryStreamExt};
 
 const TASK: Duration = Duration::from_millis(300);
@@ -57,6 +66,11 @@ fn sync_tour(pool: &Pool) -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     show("starmap", t, pool.starmap(target, ARGS)?);
 
+    // The door's blocking mode, with Python's keyword arguments on a `Map`.
+    let t = Instant::now();
+    let work = Map::new(|(x, y)| target(x, y), ARGS).chunksize(1);
+    show("run(Map)", t, pool.run(work)?);
+
     let t = Instant::now();
     let v: Vec<u64> = pool
         .imap(|(x, y)| target(x, y), ARGS)
@@ -68,11 +82,11 @@ fn sync_tour(pool: &Pool) -> Result<(), Box<dyn std::error::Error>> {
     let (tx, rx) = std::sync::mpsc::channel();
     for &(x, y) in &ARGS {
         let tx = tx.clone();
-        let cb = Callbacks::new().on_success(move |v: &u64| tx.send(*v).unwrap());
-        pool.apply_async_with(move || target(x, y), cb).detach();
+        let work = Apply::new(move || target(x, y)).callback(move |v: &u64| tx.send(*v).unwrap());
+        pool.spawn(work).detach();
     }
     drop(tx);
-    show("callback", t, rx.iter().collect::<Vec<_>>());
+    show("spawn(callback)", t, rx.iter().collect::<Vec<_>>());
     Ok(())
 }
 
@@ -97,6 +111,12 @@ async fn async_tour(pool: &Pool) -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     show("starmap_async", t, pool.starmap_async(target, ARGS).await?);
 
+    // `submit` waits for room in a bounded queue (this one is unbounded,
+    // so it gets in at once) and resolves to the work's result.
+    let t = Instant::now();
+    let admitted = pool.submit(Map::new(|(x, y)| target(x, y), ARGS)).await?;
+    show("submit(Map)", t, admitted.await?);
+
     let t = Instant::now();
     let v: Vec<u64> = pool.imap(|(x, y)| target(x, y), ARGS).try_collect().await?;
     show("imap", t, v);
@@ -117,6 +137,9 @@ async fn async_tour(pool: &Pool) -> Result<(), Box<dyn std::error::Error>> {
 
     println!("\n-- errors");
     // The panic hook still reports a panic on the worker; keep it to a line.
+    // (Our hook replaces the one corepool chained to note where tasks
+    // panic, so this error's message comes without its location.)
+    let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|info| {
         eprintln!("   (the panic hook reports the deliberate panic: {info})")
     }));
@@ -125,8 +148,9 @@ async fn async_tour(pool: &Pool) -> Result<(), Box<dyn std::error::Error>> {
         .await
         .unwrap_err();
     println!("{:<16} -> {err} (and the worker lives on)", "panic");
-    let rejected = std::panic::catch_unwind(|| MapOptions::<u64>::new().chunksize(0));
-    let _ = std::panic::take_hook();
+    let rejected =
+        std::panic::catch_unwind(|| Map::<_, _, u64>::new(|x: u64| x, 0..4_u64).chunksize(0));
+    std::panic::set_hook(previous);
     println!(
         "{:<16} -> rejected where it is set: {}",
         "chunksize 0",
@@ -139,14 +163,22 @@ async fn async_tour(pool: &Pool) -> Result<(), Box<dyn std::error::Error>> {
 fn more_tour() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n-- fallible work, per-worker state, recycling");
     let pool = Pool::new(2)?;
-    // try_map: your error comes back typed; the first Err stops the map.
-    let parsed = pool.try_map(|s: &str| s.parse::<u32>(), ["7", "8", "x9", "10"]);
+    // Map::fallible: your error comes back typed; the first Err stops the map.
+    let parsed = pool.run(Map::fallible(
+        |s: &str| s.parse::<u32>(),
+        ["7", "8", "x9", "10"],
+    ));
     match parsed {
-        Err(corepool::WaitError::Task(corepool::TryError::User { error, index })) => {
-            println!("{:<16} -> item {index:?} failed, typed: {error}", "try_map")
+        Err(WaitError::Task(TryError::User { error, index })) => {
+            println!(
+                "{:<16} -> item {index:?} failed, typed: {error}",
+                "Map::fallible"
+            )
         }
-        other => println!("{:<16} -> {other:?}", "try_map"),
+        other => println!("{:<16} -> {other:?}", "Map::fallible"),
     }
+    let one = pool.run(Apply::fallible(|| "42".parse::<u32>()))?;
+    println!("{:<16} -> {one} (Ok, unwrapped)", "Apply::fallible");
     // Each worker owns a scratch buffer, made once on its own thread.
     let stateful = Pool::builder()
         .workers(2)
@@ -199,7 +231,17 @@ async fn service_tour() -> Result<(), Box<dyn std::error::Error>> {
         "offer",
         queued.iter().filter(|r| r.is_ok()).count(),
         match &refused {
-            Err(e) if e.is_full() => "Full (503: the closure is handed back)",
+            Err(e) if e.is_full() => "Full (503: the closure is handed back, unrun)",
+            _ => "accepted",
+        }
+    );
+    // Any work can be offered; a refused `Map` comes back whole, input included.
+    let refused_map = pool.offer(Map::new(|x: u32| x * 2, vec![1, 2, 3]));
+    println!(
+        "{:<16} -> {}",
+        "offer(Map)",
+        match refused_map {
+            Err(e) if e.is_full() => "Full (the map is handed back, unrun)",
             _ => "accepted",
         }
     );
@@ -238,12 +280,8 @@ async fn cpu_job() -> Result<(), Box<dyn std::error::Error>> {
     let cpu_pool = Pool::builder().build()?; // one worker per CPU
     let t = Instant::now();
     // Later slices cost more: one slice per job balances the load.
-    let opts = MapOptions::new().chunksize(1);
-    let parallel: u64 = cpu_pool
-        .starmap_async_with(primes_between, slices.clone(), opts)
-        .await?
-        .into_iter()
-        .sum();
+    let work = Map::new(|(lo, hi)| primes_between(lo, hi), slices.clone()).chunksize(1);
+    let parallel: u64 = cpu_pool.spawn(work).await?.into_iter().sum();
     let pool_time = t.elapsed();
     assert_eq!(serial, parallel);
     println!("primes below {n}: {serial}");

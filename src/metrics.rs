@@ -99,7 +99,8 @@ pub struct Metrics {
     pub queued: usize,
     /// Jobs accepted into the queue.
     pub submitted: u64,
-    /// Jobs refused at submission: the queue was full, or the pool closed.
+    /// Jobs refused at submission: the queue was full, or the pool closed
+    /// (a map refused before it was cut into jobs counts once).
     pub rejected: u64,
     /// Jobs that ran to a value.
     pub completed: u64,

@@ -208,6 +208,21 @@ impl Registry {
         }
     }
 
+    /// Queues a job for the worker `index` that will block on it; if the
+    /// queue is full, that worker runs it right here instead of shedding it
+    /// (it would run it inline while waiting anyway). A job that may not run
+    /// here (its state is lent) is shed as usual.
+    pub(crate) fn submit_or_run_here(&self, job: Job, index: usize, generation: u64) {
+        match self.try_push(job.clone()) {
+            Ok(()) => {}
+            Err(Refused::Full) if job.may_run_inline() => self.run_here(job, index, generation),
+            Err(why) => {
+                self.stats.rejected.fetch_add(1, Relaxed);
+                job.reject(&self.places, why.cancellation());
+            }
+        }
+    }
+
     /// Queues a job once a place is free; `Err(Closed)` if the pool closes
     /// first. Dropping the future gives up without queuing.
     pub(crate) fn push_when_room(

@@ -82,6 +82,11 @@ where
         let input_panicked =
             |(payload, index)| TaskError::input_panicked(id, payload).with_index(index);
         let items = if registry.is_closed() {
+            // Refused before it became jobs: counted as one refusal.
+            registry
+                .stats
+                .rejected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             map.fail(TaskError::cancelled(id, Cancellation::PoolClosed));
             None
         } else {

@@ -255,6 +255,12 @@ where
     {
         if door.mode == Mode::Offer {
             if let Some(why) = self.refused(&door) {
+                // Counted as one refusal, as a refused closure is.
+                door.pool
+                    .registry()
+                    .stats
+                    .rejected
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Err(why.hand_back(self));
             }
         }
@@ -262,9 +268,15 @@ where
         let (mut chunker, result) =
             Chunker::<_, F, T, Ctx, E>::new(door.pool, self.spec(door.stateful));
         // Admitted: chunks that no longer fit (others took the room
-        // meanwhile) are shed, and the map resolves as `QueueFull`.
+        // meanwhile) are shed, and the map resolves as `QueueFull`; but a
+        // worker that will block on this map runs them itself instead.
         while let Some(job) = chunker.next_job() {
-            registry.submit(job);
+            match door.mode {
+                Mode::Here { index, generation } => {
+                    registry.submit_or_run_here(job, index, generation)
+                }
+                Mode::Shed | Mode::Offer => registry.submit(job),
+            }
         }
         chunker.seal();
         Ok(result)
@@ -277,6 +289,10 @@ where
     {
         let registry = door.pool.registry().clone();
         if registry.is_closed() {
+            registry
+                .stats
+                .rejected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Box::pin(std::future::ready(Err(SubmitError::Closed(self))));
         }
         // The input is consumed at the call, as for every map; the jobs
