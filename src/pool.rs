@@ -12,7 +12,7 @@ use crate::blocking;
 use crate::builder::PoolBuilder;
 use crate::error::{BuildError, JoinError, SubmitError, WaitError, WouldDeadlock};
 use crate::imap::{self, Imap, ImapUnordered, Input};
-use crate::registry::Registry;
+use crate::registry::{Owner, Registry};
 use crate::result::AsyncResult;
 use crate::work::sealed::{Door, Mode};
 use crate::work::{Map, Stateless, Submit, Work};
@@ -63,19 +63,7 @@ use crate::worker;
 /// ```
 #[derive(Clone)]
 pub struct Pool {
-    handle: Arc<Handle>,
-}
-
-/// Shared by every clone of a `Pool`; the workers hold the `Registry` alone,
-/// so the pool closes when the last `Pool` clone goes.
-struct Handle {
-    registry: Arc<Registry>,
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.registry.close();
-    }
+    handle: Arc<Owner>,
 }
 
 impl Pool {
@@ -113,12 +101,16 @@ impl Pool {
 
     pub(crate) fn from_registry(registry: Arc<Registry>) -> Pool {
         Pool {
-            handle: Arc::new(Handle { registry }),
+            handle: Arc::new(Owner { registry }),
         }
     }
 
     pub(crate) fn registry(&self) -> &Arc<Registry> {
         &self.handle.registry
+    }
+
+    pub(crate) fn owner(&self) -> &Arc<Owner> {
+        &self.handle
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -127,7 +119,7 @@ impl Pool {
 
     pub(crate) fn door(&self, stateful: bool, mode: Mode) -> Door<'_> {
         Door {
-            pool: self,
+            registry: self.registry(),
             stateful,
             mode,
         }
@@ -349,6 +341,36 @@ impl Pool {
             registry.wait_shutdown().await;
             Ok(())
         }
+    }
+}
+
+// ===== building =====
+
+impl PoolBuilder {
+    /// Starts the worker threads and returns the pool once every one of them
+    /// has run its initializer.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] if `workers` is 0 or above
+    /// [`MAX_WORKERS`](crate::MAX_WORKERS), `max_tasks_per_worker` is 0,
+    /// `queue_capacity` is 0 or above
+    /// [`MAX_QUEUE_CAPACITY`](crate::MAX_QUEUE_CAPACITY), a thread name
+    /// contains a NUL byte or the name function panics, the OS refuses a
+    /// thread (too many threads, a stack size it cannot map...), or the
+    /// initializer panics. The threads already
+    /// started are then shut down and joined before `build` returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(corepool::Pool::builder().workers(0).build().is_err());
+    /// let pool = corepool::Pool::builder().workers(2).build()?;
+    /// assert_eq!(pool.map(|x: u8| x + 1, [1, 2, 3])?, [2, 3, 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build(self) -> Result<Pool, BuildError> {
+        self.start(None).map(Pool::from_registry)
     }
 }
 
@@ -731,7 +753,7 @@ impl Pool {
         F: Fn(In::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        imap::ordered(self, f, input.into_stream(), false)
+        imap::ordered(&self.handle, f, input.into_stream(), false)
     }
 
     /// Like [`imap`](Pool::imap), but yields each result as soon as its
@@ -755,7 +777,7 @@ impl Pool {
         F: Fn(In::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        imap::unordered(self, f, input.into_stream(), false)
+        imap::unordered(&self.handle, f, input.into_stream(), false)
     }
 }
 

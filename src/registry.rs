@@ -105,6 +105,19 @@ struct Threads {
     retired: Vec<JoinHandle<()>>,
 }
 
+/// What every `Pool` clone (and every `imap` stream and chunk) shares:
+/// the registry, closed when the last owner goes. The workers hold the
+/// `Registry` alone, so they do not keep the pool open.
+pub(crate) struct Owner {
+    pub(crate) registry: Arc<Registry>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.registry.close();
+    }
+}
+
 // ===== impl Registry =====
 
 impl Registry {

@@ -16,7 +16,26 @@
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
+
+/// The context of plain work: closures that take no state. A type
+/// parameter of the sealed submission traits, never a value.
+#[derive(Debug, Clone, Copy)]
+#[allow(unreachable_pub)]
+pub struct Stateless(());
+
+/// The context of work for a [`StatefulPool<S>`](crate::StatefulPool):
+/// closures that borrow the worker's `&mut S`.
+#[allow(unreachable_pub)]
+pub struct State<S>(PhantomData<fn(&mut S)>);
+
+impl<S> fmt::Debug for State<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("State")
+    }
+}
 
 /// Makes the state of worker `index`, on its own thread.
 pub(crate) type MakeState = Arc<dyn Fn(usize) -> Box<dyn Any> + Send + Sync + 'static>;

@@ -18,7 +18,18 @@ use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
 
-use crate::error::Payload;
+use std::any::Any;
+
+/// A panic's payload, as `catch_unwind` returns it.
+pub(crate) type Payload = Box<dyn Any + Send + 'static>;
+
+/// The message of a panic payload, when it is a `&str` or a `String`.
+pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
 
 thread_local! {
     /// How many `catch` frames this thread is inside.
@@ -130,7 +141,7 @@ mod tests {
                 x * 10
             },
             |r| {
-                seen.push(r.map_err(|p| crate::error::payload_message(&*p).unwrap().to_owned()));
+                seen.push(r.map_err(|p| payload_message(&*p).unwrap().to_owned()));
                 true
             },
         );

@@ -401,3 +401,61 @@ fn callbacks_of_a_map_and_an_apply_run_once() {
         assert!(rx.try_recv().is_err(), "each callback ran once");
     });
 }
+
+/// The modules of `src/` that `module` names as `crate::other` (doc links
+/// and code alike; unit tests are left out).
+fn imports(path: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let source = std::fs::read_to_string(path).unwrap();
+    let code = source.split("#[cfg(all(test").next().unwrap();
+    let code = code.split("#[cfg(test)]").next().unwrap();
+    code.match_indices("crate::")
+        .map(|(at, _)| {
+            code[at + "crate::".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|m| !m.is_empty())
+        .collect()
+}
+
+#[test]
+fn no_module_imports_a_module_that_imports_it() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if path.is_dir() {
+                if rel != "tests" {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if rel == "lib.rs" || !rel.ends_with(".rs") {
+                continue; // the crate root only documents and re-exports
+            }
+            let top = rel.split(['/', '.']).next().unwrap().to_owned();
+            let deps: Vec<_> = imports(&path).into_iter().filter(|d| *d != top).collect();
+            graph.entry(top).or_default().extend(deps);
+        }
+    }
+    // A cycle is a module reachable from itself.
+    for start in graph.keys() {
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<&String> = graph[start].iter().collect();
+        while let Some(m) = todo.pop() {
+            assert_ne!(m, start, "{start} imports a module that imports it");
+            if seen.insert(m.clone()) {
+                todo.extend(graph.get(m).into_iter().flatten());
+            }
+        }
+    }
+}

@@ -15,8 +15,6 @@
 //! `slice::chunks(0)` and `Iterator::step_by(0)` (and as Python raises at
 //! the call): they are bugs in the calling code, not conditions to handle.
 
-use std::any::Any;
-
 mod build;
 mod kind;
 mod submit;
@@ -33,12 +31,4 @@ pub(crate) use try_error::{Outcome, UserError, UserResult, box_user};
 pub use wait::{JoinError, WaitError, WouldDeadlock};
 
 /// A panic payload, as [`std::panic::catch_unwind`] returns it.
-pub(crate) type Payload = Box<dyn Any + Send + 'static>;
-
-/// The message of a panic payload, when it is a `&str` or a `String`.
-pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> Option<&str> {
-    payload
-        .downcast_ref::<&'static str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-}
+pub(crate) use crate::unwind::{Payload, payload_message};

@@ -13,8 +13,7 @@ use futures::Stream;
 
 use crate::error::{Cancellation, TaskError, UserResult};
 use crate::job::{Job, Labels};
-use crate::pool::Pool;
-use crate::registry::Refused;
+use crate::registry::{Owner, Refused};
 use crate::result::AsyncResult;
 use crate::unwind;
 use crate::work::prepare_closure;
@@ -54,7 +53,7 @@ pub(crate) struct Feeder<S: Stream, F, T> {
     /// `None` once the input has ended or panicked: it is dropped then.
     input: Option<Pin<Box<S>>>,
     f: Arc<F>,
-    pool: Pool,
+    pool: Arc<Owner>,
     /// The stream's submission id, shared by its chunks' spans and errors.
     id: u64,
     /// The chunks borrow their worker's state (`StatefulPool`).
@@ -73,11 +72,11 @@ type PushWhenRoom = Pin<Box<dyn Future<Output = Result<(), Refused>> + Send>>;
 type Item<S> = <S as Stream>::Item;
 
 impl<S: Stream, F, T> Feeder<S, F, T> {
-    pub(crate) fn new(pool: Pool, f: F, input: S, stateful: bool) -> Self {
+    pub(crate) fn new(pool: Arc<Owner>, f: F, input: S, stateful: bool) -> Self {
         Feeder {
             input: Some(Box::pin(input)),
             f: Arc::new(f),
-            id: pool.registry().next_job_id(),
+            id: pool.registry.next_job_id(),
             stateful,
             pool,
             next_chunk: 0,
@@ -117,7 +116,7 @@ where
         self.next_chunk += 1;
         let (job, result) = prepare_chunk(&self.pool, &self.f, labels, items, offset, budget);
         let chunk = ChunkFuture::new(result, offset, len);
-        let registry = self.pool.registry();
+        let registry = &self.pool.registry;
         // A full queue is not a refusal here: the stream waits for room
         // (counted once, when it gets in or gives up).
         match registry.try_push(job.clone()) {
@@ -151,7 +150,7 @@ where
         let (_, job, chunk) = self.waiting.take().expect("checked above");
         if pushed.is_err() {
             // Closed while it waited.
-            job.reject(&self.pool.registry().places, Cancellation::PoolClosed);
+            job.reject(&self.pool.registry.places, Cancellation::PoolClosed);
         }
         Poll::Ready(Some(Ok(chunk)))
     }
@@ -187,7 +186,7 @@ where
         if self.waiting.is_some() {
             return self.poll_waiting(cx);
         }
-        if self.input.is_some() && self.pool.is_closed() {
+        if self.input.is_some() && self.pool.registry.is_closed() {
             // Stop pulling: every further chunk would fail the same way.
             self.input = None;
             self.failure = Some(TaskError::cancelled(self.id, Cancellation::PoolClosed));
@@ -225,7 +224,7 @@ where
     }
 
     fn pool_id(&self) -> u64 {
-        self.pool.id()
+        self.pool.registry.id
     }
 }
 
@@ -246,7 +245,7 @@ type Continuation<T> = (AsyncResult<ChunkOutput<T>>, usize, usize);
 
 /// `items` (input indices from `offset`) as one job, not yet submitted.
 fn prepare_chunk<I, T, F>(
-    pool: &Pool,
+    pool: &Arc<Owner>,
     f: &Arc<F>,
     labels: Labels,
     items: Vec<I>,
@@ -259,7 +258,7 @@ where
     F: Fn(I) -> UserResult<T> + Send + Sync + 'static,
 {
     let (job_pool, job_f) = (pool.clone(), f.clone());
-    prepare_closure(labels, pool.id(), move || {
+    prepare_closure(labels, pool.registry.id, move || {
         run_chunk(&job_pool, &job_f, labels, items, offset, budget)
     })
 }
@@ -271,7 +270,7 @@ where
 /// submits the rest of its items as a new job, so a chunk sized for cheap
 /// items cannot hold a worker for long when the items turn expensive.
 fn run_chunk<I, T, F>(
-    pool: &Pool,
+    pool: &Arc<Owner>,
     f: &Arc<F>,
     labels: Labels,
     items: Vec<I>,
@@ -306,7 +305,7 @@ where
         if items.len() == 0 {
             break Vec::new();
         }
-        if pool.is_closed() {
+        if pool.registry.is_closed() {
             // The pool drains: this chunk was accepted, so its items all run,
             // here.
             budget = None;
@@ -325,16 +324,16 @@ where
             let len = part.len();
             let (job_pool, job_f) = (pool.clone(), f.clone());
             let part_offset = rest_offset;
-            let (job, result) = prepare_closure(labels, pool.id(), move || {
+            let (job, result) = prepare_closure(labels, pool.registry.id, move || {
                 run_chunk(&job_pool, &job_f, labels, part, part_offset, budget)
             });
-            let registry = pool.registry();
+            let registry = &pool.registry;
             if registry.try_push(job.clone()).is_err() {
                 // Closed just now, or the queue is full: the chunk was
                 // accepted, so its tail is not shed; run it here and now (if
                 // closed, it sees that and does not hand on again). Counted
                 // as submitted, never as refused.
-                let (index, generation) = crate::worker::current_of(pool.id())
+                let (index, generation) = crate::worker::current_of(registry.id)
                     .map_or((0, 0), |own| (own.index, own.generation));
                 registry.run_here(job, index, generation);
             }

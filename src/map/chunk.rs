@@ -11,8 +11,8 @@ use crate::error::{Cancellation, TaskError, TryError, UserError, box_user};
 use crate::job::{Body, Running};
 use crate::metrics::Ran;
 use crate::state;
+use crate::state::{State, Stateless};
 use crate::unwind;
-use crate::work::{State, Stateless};
 
 /// The most items a chunk computes between two checks for a dropped or
 /// failed map: a running chunk stops within this many items of a failure.

@@ -17,7 +17,7 @@ use std::sync::{Arc, Weak};
 use crate::callbacks::Deliver;
 use crate::error::{Cancellation, Outcome, TaskError};
 use crate::job::{Cell, Job, Labels, Task};
-use crate::pool::Pool;
+use crate::registry::Registry;
 use crate::result::AsyncResult;
 pub(crate) use assemble::Assembler;
 pub(crate) use chunk::CallEach;
@@ -73,8 +73,10 @@ where
 {
     /// The map's result, and the chunker that makes its jobs. On a closed
     /// pool the result is already resolved and there are no jobs.
-    pub(crate) fn new(pool: &Pool, spec: MapSpec<C, It, T>) -> (Self, AsyncResult<Vec<T>, E>) {
-        let registry = pool.registry();
+    pub(crate) fn new(
+        registry: &Registry,
+        spec: MapSpec<C, It, T>,
+    ) -> (Self, AsyncResult<Vec<T>, E>) {
         let id = registry.next_job_id();
         let detached = spec.callbacks.is_some();
         let map = Arc::new(Assembler::new(id, spec.callbacks, spec.fail_fast));
@@ -103,7 +105,7 @@ where
         // being cut finer than the capacity. An explicit chunksize is kept.
         let len = items.as_ref().map_or(0, |items| items.len());
         let chunksize = spec.chunksize.unwrap_or_else(|| {
-            let fine = default_chunksize(len, pool.workers());
+            let fine = default_chunksize(len, registry.workers);
             match registry.room() {
                 Some(room) if room > 0 => fine.max(len.div_ceil(room)),
                 _ => fine,

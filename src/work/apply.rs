@@ -10,15 +10,16 @@ use crate::callbacks::Callbacks;
 use crate::error::{Cancellation, Outcome, SubmitError, TaskError, TryError, box_user};
 use crate::job::{Body, Cell, Inline, Job, Labels, Running, Task};
 use crate::metrics::Ran;
-use crate::pool::Pool;
+use crate::registry::Registry;
 use crate::result::{AsyncResult, Pending};
 use crate::slot::Slot;
 use crate::state;
 use crate::unwind;
 
 /// One call as a value: a closure and Python's `callback` /
-/// `error_callback`, for the door ([`Pool::spawn`], [`Pool::offer`],
-/// [`Pool::submit`], [`Pool::run`]).
+/// `error_callback`, for the door ([`Pool::spawn`](crate::Pool::spawn),
+/// [`Pool::offer`](crate::Pool::offer), [`Pool::submit`](crate::Pool::submit),
+/// [`Pool::run`](crate::Pool::run)).
 ///
 /// `Apply::new(f)` takes a closure returning `T` and resolves to `T` or a
 /// [`TaskError`]; [`Apply::fallible`] takes one returning `Result<T, E>`
@@ -141,7 +142,7 @@ impl<F, T, E> Apply<F, T, E> {
         self
     }
 
-    /// The closure back (when [`offer`](Pool::offer) hands the work back,
+    /// The closure back (when [`offer`](crate::Pool::offer) hands the work back,
     /// say); the callbacks are dropped.
     ///
     /// # Examples
@@ -293,7 +294,7 @@ type ApplyCell<F, T, E, Ctx> = Arc<Cell<ApplyBody<F, T, E, Ctx>>>;
 /// The job cell of `apply` and its result, not yet submitted.
 fn prepare<Ctx, F, T, E>(
     apply: Apply<F, T, E>,
-    pool: &Pool,
+    registry: &Registry,
     kind: &'static str,
     stateful: bool,
 ) -> (ApplyCell<F, T, E, Ctx>, AsyncResult<T, E>)
@@ -303,7 +304,6 @@ where
     E: Outcome,
     Ctx: 'static,
 {
-    let registry = pool.registry();
     let labels = Labels {
         id: registry.next_job_id(),
         kind,
@@ -346,8 +346,8 @@ where
     E: Outcome,
     Ctx: 'static,
 {
-    let (cell, result) = prepare(apply, door.pool, "apply", door.stateful);
-    let registry = door.pool.registry();
+    let (cell, result) = prepare(apply, door.registry, "apply", door.stateful);
+    let registry = door.registry;
     if let Mode::Here { index, generation } = door.mode {
         // A worker about to block on this very job: run it now, unqueued
         // (it would claim it from the queue first anyway), unless its
@@ -394,8 +394,8 @@ where
         }
     }
 
-    let (cell, result) = prepare(apply, door.pool, "apply", door.stateful);
-    let push = door.pool.registry().push_when_room(cell.clone());
+    let (cell, result) = prepare(apply, door.registry, "apply", door.stateful);
+    let push = door.registry.push_when_room(cell.clone());
     let mut guard = TakeBack(Some(cell));
     Box::pin(async move {
         let pushed = push.await;

@@ -234,7 +234,7 @@ where
 
     /// Whether `offer` must refuse the map now, before taking its input.
     fn refused(&self, door: &Door<'_>) -> Option<crate::registry::Refused> {
-        let registry = door.pool.registry();
+        let registry = door.registry;
         if registry.is_closed() {
             Some(crate::registry::Refused::Closed)
         } else if registry.room() == Some(0) {
@@ -256,17 +256,16 @@ where
         if door.mode == Mode::Offer {
             if let Some(why) = self.refused(&door) {
                 // Counted as one refusal, as a refused closure is.
-                door.pool
-                    .registry()
+                door.registry
                     .stats
                     .rejected
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Err(why.hand_back(self));
             }
         }
-        let registry = door.pool.registry();
+        let registry = door.registry;
         let (mut chunker, result) =
-            Chunker::<_, F, T, Ctx, E>::new(door.pool, self.spec(door.stateful));
+            Chunker::<_, F, T, Ctx, E>::new(registry, self.spec(door.stateful));
         // Admitted: chunks that no longer fit (others took the room
         // meanwhile) are shed, and the map resolves as `QueueFull`; but a
         // worker that will block on this map runs them itself instead.
@@ -287,7 +286,7 @@ where
         F: CallEach<Ctx, I::Item, T, E>,
         I: Send + 'static,
     {
-        let registry = door.pool.registry().clone();
+        let registry = door.registry.clone();
         if registry.is_closed() {
             registry
                 .stats
@@ -298,7 +297,7 @@ where
         // The input is consumed at the call, as for every map; the jobs
         // then wait for room one by one.
         let (mut chunker, result) =
-            Chunker::<_, F, T, Ctx, E>::new(door.pool, self.spec(door.stateful));
+            Chunker::<_, F, T, Ctx, E>::new(&registry, self.spec(door.stateful));
         let jobs: Vec<Job> = std::iter::from_fn(|| chunker.next_job()).collect();
         chunker.seal();
         Box::pin(async move {

@@ -43,33 +43,20 @@ pub use map::Map;
 use crate::error::SubmitError;
 use crate::result::AsyncResult;
 
-pub(crate) use sealed::{State, Stateless};
+pub(crate) use crate::state::{State, Stateless};
 
 pub(crate) mod sealed {
     #![allow(unreachable_pub)]
 
     use std::fmt;
     use std::future::Future;
-    use std::marker::PhantomData;
     use std::pin::Pin;
 
+    use std::sync::Arc;
+
     use crate::error::{Outcome, SubmitError};
-    use crate::pool::Pool;
+    use crate::registry::Registry;
     use crate::result::AsyncResult;
-
-    /// The context of plain work: closures that take no state.
-    #[derive(Debug, Clone, Copy)]
-    pub struct Stateless(());
-
-    /// The context of work for a [`StatefulPool<S>`](crate::StatefulPool):
-    /// closures that borrow the worker's `&mut S`.
-    pub struct State<S>(PhantomData<fn(&mut S)>);
-
-    impl<S> fmt::Debug for State<S> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("State")
-        }
-    }
 
     /// How the door admits work now (the waiting mode has its own method).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,11 +71,21 @@ pub(crate) mod sealed {
     }
 
     /// Where and how to submit.
-    #[derive(Clone, Copy, Debug)]
+    #[derive(Clone, Copy)]
     pub struct Door<'a> {
-        pub pool: &'a Pool,
-        pub stateful: bool,
-        pub mode: Mode,
+        pub(crate) registry: &'a Arc<Registry>,
+        pub(crate) stateful: bool,
+        pub(crate) mode: Mode,
+    }
+
+    impl fmt::Debug for Door<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Door")
+                .field("pool", &self.registry.id)
+                .field("stateful", &self.stateful)
+                .field("mode", &self.mode)
+                .finish()
+        }
     }
 
     /// A future that queues work once there is room.
