@@ -10,7 +10,7 @@ use crate::registry::Registry;
 use crate::state::MakeState;
 use crate::worker::{Initializer, NameError, Spawner, StartStep, ThreadName};
 
-/// Configures and builds a [`Pool`].
+/// Configures and builds a [`Pool`](crate::Pool).
 ///
 /// # Examples
 ///
@@ -142,18 +142,19 @@ impl PoolBuilder {
     /// [`MAX_QUEUE_CAPACITY`](crate::MAX_QUEUE_CAPACITY); anything else
     /// makes `build` fail.
     ///
-    /// When the queue is full, [`Pool::apply_async`] and
-    /// [`Pool::spawn`] resolve at once to a cancelled error
+    /// When the queue is full, [`Pool::apply_async`](crate::Pool::apply_async) and
+    /// [`Pool::spawn`](crate::Pool::spawn) resolve at once to a cancelled error
     /// ([`Cancellation::QueueFull`](crate::Cancellation::QueueFull)), shed
     /// before any work starts. A map (`map`, `map_async`, `starmap`, a
     /// `Map` through `spawn` or `run`) is shed the same way when one of its
     /// chunks finds the queue full; without an explicit `chunksize` it is
     /// cut into no more chunks than the queue has free places at the call
     /// (for an input whose length is known), so only a (nearly) full queue
-    /// sheds it. A job a waiting worker runs inline gives its place back at
-    /// once, so nested work does not fill the queue.
-    /// [`Pool::offer`] refuses at once and hands the work back;
-    /// [`Pool::submit`] waits for room; an `imap` stream waits for room
+    /// sheds it. Nested work is not shed: a map or `apply` waited on by one
+    /// of the pool's own workers runs what does not fit on that worker, and
+    /// a job a waiting worker runs inline gives its place back at once.
+    /// [`Pool::offer`](crate::Pool::offer) refuses at once and hands the work back;
+    /// [`Pool::submit`](crate::Pool::submit) waits for room; an `imap` stream waits for room
     /// before it pulls more input.
     ///
     /// # Examples
