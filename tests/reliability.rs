@@ -530,3 +530,51 @@ fn join_waits_for_recycled_workers_thread_local_destructors() {
         );
     });
 }
+
+// ===== faults while recycling =====
+
+/// A replacement that cannot start (here its initializer panics, as when the
+/// OS refuses a thread: the same path) loses no job; the old worker keeps
+/// working, and the failure is counted (and logged as an `error` event).
+#[test]
+fn a_replacement_that_cannot_start_loses_nothing() {
+    static STARTS: AtomicUsize = AtomicUsize::new(0);
+    quiet_panics();
+    within(|| {
+        let pool = Pool::builder()
+            .workers(2)
+            .max_tasks_per_worker(2)
+            .initializer(|| {
+                // The first two workers start; every replacement fails.
+                if STARTS.fetch_add(1, Ordering::SeqCst) >= 2 {
+                    panic!("a Drop that panics"); // (quieted like the others)
+                }
+            })
+            .build()
+            .unwrap();
+        let results: Vec<_> = (0..40_u32).map(|i| pool.apply_async(move || i)).collect();
+        for (i, mut r) in results.into_iter().enumerate() {
+            assert_eq!(r.get().unwrap(), i as u32, "no job lost");
+        }
+        let m = at_rest(&pool);
+        assert!(m.recycle_failures > 0, "the failure is visible: {m:?}");
+        assert_eq!(m.workers, 2);
+        // Both workers are still there: two tasks that wait for each other.
+        let (a_tx, a_rx) = mpsc::channel();
+        let (b_tx, b_rx) = mpsc::channel();
+        let a = pool.apply_async(move || {
+            a_tx.send(()).unwrap();
+            b_rx.recv_timeout(common::LIMIT).is_ok()
+        });
+        let b = pool.apply_async(move || {
+            b_tx.send(()).unwrap();
+            a_rx.recv_timeout(common::LIMIT).is_ok()
+        });
+        let (mut a, mut b) = (a, b);
+        assert!(
+            a.get().unwrap() && b.get().unwrap(),
+            "two workers are alive"
+        );
+        assert_balanced(&pool.metrics());
+    });
+}
