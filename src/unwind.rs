@@ -66,6 +66,9 @@ pub(crate) fn take_location() -> Option<String> {
 /// errors), whose `Drop` may panic, on a path that must go on.
 pub(crate) fn quietly(f: impl FnOnce()) {
     if catch(f).is_err() {
+        // No error is made of this panic: forget where it happened, so the
+        // next error made on this thread does not take its location.
+        drop(take_location());
         tracing::warn!("a user value's drop (or a callback) panicked; ignored");
     }
 }
