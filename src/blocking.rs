@@ -168,6 +168,11 @@ fn on_scheduler_thread() -> bool {
     yielded.is_pending() && !flag.0.load(Ordering::Relaxed)
 }
 
+/// Whether this thread is one of `pool`'s workers.
+pub(crate) fn on_worker_of(pool: u64) -> bool {
+    worker::is_worker_of(pool)
+}
+
 /// Checks, before any work is submitted, that a sync call for `pool` may wait
 /// on this thread.
 pub(crate) fn ensure_can_block(pool: u64) -> Result<(), WouldDeadlock> {

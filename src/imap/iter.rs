@@ -1,6 +1,7 @@
 //! [`BlockingIter`]: an `imap` stream consumed from sync code.
 
 use std::fmt;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::stream::{Stream, StreamExt};
@@ -64,6 +65,24 @@ where
     ) -> Result<Option<Result<T, WaitError<E>>>, TimedOut> {
         if self.done {
             return Ok(None);
+        }
+        // Fast path, off the pool's own workers: an item already there (the
+        // common case: a chunk's items come at once) is taken without the
+        // waiting machinery (no probe of the runtime, no parker). The poll
+        // registers no waker; when it is pending, the wait below polls again
+        // with one. On a worker every poll must note what it waits on (see
+        // `blocking.rs`), and a stream re-polls only what was woken, so the
+        // first poll must be the noting one there.
+        if !blocking::on_worker_of(self.pool) {
+            let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+            match self.stream.poll_next_unpin(&mut cx) {
+                Poll::Ready(Some(item)) => return Ok(Some(item.map_err(WaitError::Task))),
+                Poll::Ready(None) => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Poll::Pending => {}
+            }
         }
         let stream = &mut self.stream;
         let polled = blocking::block_on_noted(self.pool, deadline, &mut self.noted, |cx| {
