@@ -13,6 +13,22 @@ use corepool::{
     Apply, Cancellation, Map, Pool, SubmitError, TaskError, TaskErrorKind, TryError, WaitError,
 };
 
+/// Python's eight names and the door's four modes.
+const SUBMITTING: [&str; 12] = [
+    "apply",
+    "apply_async",
+    "map",
+    "map_async",
+    "starmap",
+    "starmap_async",
+    "imap",
+    "imap_unordered",
+    "spawn",
+    "offer",
+    "submit",
+    "run",
+];
+
 /// Counts the public methods declared in a source file's `impl` blocks.
 fn public_methods(source: &str) -> Vec<&str> {
     source
@@ -30,20 +46,7 @@ fn pool_has_at_most_24_public_methods_all_in_one_file() {
         "{} methods: {methods:?}",
         methods.len()
     );
-    for name in [
-        "apply",
-        "apply_async",
-        "map",
-        "map_async",
-        "starmap",
-        "starmap_async",
-        "imap",
-        "imap_unordered",
-        "spawn",
-        "offer",
-        "submit",
-        "run",
-    ] {
+    for name in SUBMITTING {
         assert!(methods.contains(&name), "{name} is missing");
     }
     // No other file adds methods to `Pool`.
@@ -61,20 +64,7 @@ fn pool_has_at_most_24_public_methods_all_in_one_file() {
 fn stateful_pool_has_the_same_door_and_names() {
     let plain = public_methods(include_str!("../src/pool.rs"));
     let stateful = public_methods(include_str!("../src/stateful.rs"));
-    for name in [
-        "apply",
-        "apply_async",
-        "map",
-        "map_async",
-        "starmap",
-        "starmap_async",
-        "imap",
-        "imap_unordered",
-        "spawn",
-        "offer",
-        "submit",
-        "run",
-    ] {
+    for name in SUBMITTING {
         assert!(plain.contains(&name) && stateful.contains(&name), "{name}");
     }
 }
