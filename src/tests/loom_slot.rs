@@ -73,3 +73,22 @@ fn a_waiter_giving_up_races_completion() {
         let _ = saw_it;
     });
 }
+
+#[test]
+fn a_released_handle_racing_completion_drops_the_outcome_once() {
+    loom::model(|| {
+        let drops = super::Drops::default();
+        let slot = Arc::new(Slot::new());
+        let value = drops.value(1);
+        let s = slot.clone();
+        // The worker completes while the handle is dropped (released).
+        let worker = thread::spawn(move || s.complete(Ok(value)));
+        let handed_back = slot.release();
+        let dropped_here = handed_back.is_some();
+        drop(handed_back);
+        worker.join().unwrap();
+        // Dropped exactly once: here if it came first, else by the worker.
+        assert_eq!(drops.count(), 1, "dropped here: {dropped_here}");
+        assert!(slot.is_complete());
+    });
+}
