@@ -218,13 +218,18 @@ impl<T> Assembler<T> {
 
     /// Fails the map with its first error; the chunks that have not started
     /// see the slot abandoned and skip their work.
+    ///
+    /// The finisher is taken *before* the slot is marked abandoned: a chunk
+    /// that sees the mark resolves as cancelled through `fail` too, and must
+    /// find the map already failed, or its `Abandoned` would win the race
+    /// against the error that caused it (the model-based test found this).
     pub(crate) fn fail(&self, error: TaskError) {
-        self.slot.abandon();
         let mut parts = self.lock();
         let Some(finisher) = parts.finisher.take() else {
             drop(parts);
             return unwind::drop_quietly(error);
         };
+        self.slot.abandon();
         let done = (
             parts.out.take(),
             std::mem::take(&mut parts.waiting),
