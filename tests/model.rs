@@ -60,6 +60,19 @@ enum Op {
     Imap {
         n: u8,
     },
+    /// A map that waits for room (`submit`), kept.
+    SubmitMap {
+        n: u8,
+        chunk: u8,
+    },
+    /// A map offered (refused at once when the queue is full or closed).
+    OfferMap {
+        n: u8,
+    },
+    /// A timed wait that gives up at once, then a wait that does not.
+    Timed {
+        v: u32,
+    },
     /// An `apply_async` whose task runs a nested map and a nested apply.
     Nested {
         n: u8,
@@ -106,6 +119,9 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..30_u8, prop::option::of(0..30_u8))
             .prop_map(|(n, err_at)| Op::Fallible { n, err_at }),
         2 => (0..30_u8).prop_map(|n| Op::Imap { n }),
+        2 => (0..30_u8, 1..6_u8).prop_map(|(n, chunk)| Op::SubmitMap { n, chunk }),
+        2 => (0..30_u8).prop_map(|n| Op::OfferMap { n }),
+        2 => any::<u32>().prop_map(|v| Op::Timed { v }),
         3 => (1..20_u8).prop_map(|n| Op::Nested { n }),
         1 => Just(Op::PanickingDrop),
         2 => any::<usize>().prop_map(Op::DropKept),
@@ -337,6 +353,70 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
                         }
                         other => return Err(format!("imap item {i}: {other:?}")),
                     }
+                }
+            }
+            Op::SubmitMap { n, chunk } => {
+                let work = Map::new(|x: u32| x + 7, (0..u32::from(n)).collect::<Vec<_>>())
+                    .chunksize(chunk.into());
+                match futures::executor::block_on(pool.submit(work)) {
+                    Ok(r) if closed => {
+                        return Err(format!("submit accepted by a closed pool: {r:?}"));
+                    }
+                    // Waiting for room: never shed.
+                    Ok(r) => kept.push(Kept::Many(
+                        r,
+                        Expect::Values((0..u32::from(n)).map(|x| x + 7).collect()),
+                        Allowed {
+                            closed_at_submission: false,
+                            bounded: false,
+                        },
+                    )),
+                    Err(refused) if refused.is_closed() && closed => {}
+                    Err(refused) => {
+                        return Err(format!("submit refused an open pool: {refused:?}"));
+                    }
+                }
+            }
+            Op::OfferMap { n } => {
+                let work = Map::new(|x: u32| x * 5, (0..u32::from(n)).collect::<Vec<_>>());
+                match pool.offer(work) {
+                    Ok(r) if closed => {
+                        return Err(format!("offer accepted by a closed pool: {r:?}"));
+                    }
+                    Ok(r) => kept.push(Kept::Many(
+                        r,
+                        Expect::Values((0..u32::from(n)).map(|x| x * 5).collect()),
+                        allowed,
+                    )),
+                    Err(refused) if refused.is_closed() && !closed => {
+                        return Err("offer refused as closed by an open pool".into());
+                    }
+                    Err(refused) if refused.is_full() && !bounded => {
+                        return Err("offer refused as full by an unbounded pool".into());
+                    }
+                    Err(_) => {}
+                }
+            }
+            Op::Timed { v } => {
+                let mut r = pool.apply_async(move || v);
+                match r.get_timeout(Duration::ZERO) {
+                    Ok(got) if got == v => {}
+                    Err(corepool::WaitError::TimedOut) => {
+                        let outcome = r.get_timeout(LIMIT).map_err(|e| match e {
+                            corepool::WaitError::Task(e) => Ok(e),
+                            other => Err(other.to_string()),
+                        });
+                        let outcome = match outcome {
+                            Ok(v) => Ok(v),
+                            Err(Ok(e)) => Err(e),
+                            Err(Err(why)) => return Err(why),
+                        };
+                        check_task(outcome, &Expect::Value(v), allowed, terminated)?;
+                    }
+                    Err(corepool::WaitError::Task(e)) => {
+                        check_task(Err(e), &Expect::Value(v), allowed, terminated)?
+                    }
+                    other => return Err(format!("timed wait: {other:?}")),
                 }
             }
             Op::Nested { n } => {
