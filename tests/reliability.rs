@@ -333,8 +333,9 @@ fn queued_nested_work_of_a_dropped_result_never_runs() {
             // Queued behind the occupied worker.
             let nested = inner.apply_async(move || counted.bump());
             submitted.send(()).unwrap();
+            // The nested handle is held while the outer task waits.
             let _ = wait.recv();
-            drop(nested.detach_if_done());
+            drop(nested);
         });
         has_submitted.recv().unwrap();
         drop(outer);
@@ -343,17 +344,6 @@ fn queued_nested_work_of_a_dropped_result_never_runs() {
         at_rest(&pool);
         assert_eq!(ran.get(), 0, "the nested job was cancelled, not run");
     });
-}
-
-/// Keeps the handle alive while the outer task waits, then drops it.
-trait DetachIfDone {
-    fn detach_if_done(self) -> Self;
-}
-
-impl<T> DetachIfDone for corepool::AsyncResult<T> {
-    fn detach_if_done(self) -> Self {
-        self
-    }
 }
 
 #[test]
@@ -386,10 +376,8 @@ fn terminate_does_not_count_shells_of_jobs_already_run() {
         let pool = Pool::new(1).unwrap();
         let inner = pool.clone();
         // Ten nested chunks run inline by the waiting worker leave shells.
-        let hold_start = Instant::now();
         pool.apply(move || inner.map(|x: u32| x, 0..10).unwrap())
             .unwrap();
-        let _ = hold_start;
         pool.terminate();
         pool.join().unwrap();
         let m = pool.metrics();
