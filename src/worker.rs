@@ -62,6 +62,9 @@ thread_local! {
     /// Which thread this is for its worker index: 0 for the first, +1 for
     /// each replacement. Shown in the job spans.
     static GENERATION: Cell<u64> = const { Cell::new(0) };
+    /// The id of the pool this thread works for (0: none), for the cheap
+    /// "am I one of its workers?" of the blocking iterator's every item.
+    static POOL: Cell<u64> = const { Cell::new(0) };
     /// Jobs this thread has run, on the queue's behalf or inline.
     static JOBS_RUN: Cell<usize> = const { Cell::new(0) };
 }
@@ -151,6 +154,7 @@ impl Spawner {
         GENERATION.with(|g| g.set(generation));
         cancel::install_terminated(registry.terminated_flag());
         CURRENT.with(|c| *c.borrow_mut() = Some((registry.clone(), index)));
+        POOL.with(|p| p.set(registry.id));
         loop {
             run(&registry, index, generation, self.max_tasks);
             if registry.is_closed() && registry.queued() == 0 {
@@ -163,6 +167,7 @@ impl Spawner {
             JOBS_RUN.with(|n| n.set(0)); // could not replace: go on, try again later
         }
         CURRENT.with(|c| c.borrow_mut().take());
+        POOL.with(|p| p.set(0));
         if let Some(state) = state::take() {
             if unwind::catch(move || drop(state)).is_err() {
                 tracing::error!(
@@ -298,7 +303,7 @@ fn next_job(registry: &Registry) -> Option<Job> {
 
 /// Whether this thread is one of `pool`'s workers.
 pub(crate) fn is_worker_of(pool: u64) -> bool {
-    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|(r, _)| r.id == pool))
+    POOL.with(Cell::get) == pool
 }
 
 /// If this thread is one of `pool`'s workers: which.
