@@ -12,6 +12,7 @@
 //! Each mode has its peers: `p1-rayon` (`par_iter().map().collect()`),
 //! `p2-spawn-blocking`, `p2-unblock` (smol's `blocking::unblock`),
 //! `p4-spawn-blocking`, `p5-map` (the same items through `map_async`),
+//! `p5-blocking` (the same `imap` through the blocking iterator),
 //! `p5-chunk1` (`imap` with `chunksize(1)`), and `idle` (the harness alone:
 //! subtract it). `is-cancelled` makes `n` calls of `corepool::is_cancelled`
 //! inside one task (its cost per check).
@@ -121,6 +122,15 @@ fn main() {
                 .unwrap();
             assert_eq!(count, n);
         }),
+        "p5-blocking" => {
+            // The same stream consumed from sync code (the blocking iterator).
+            let count = pool
+                .imap(tiny, 0..n)
+                .into_blocking_iter()
+                .map(Result::unwrap)
+                .count();
+            assert_eq!(count as u64, n);
+        }
         "p5-map" => rt.block_on(async {
             assert_eq!(pool.map_async(tiny, 0..n).await.unwrap().len() as u64, n);
         }),
