@@ -13,6 +13,8 @@
 //! `p2-spawn-blocking`, `p2-unblock` (smol's `blocking::unblock`),
 //! `p4-spawn-blocking`, `p5-map` (the same items through `map_async`),
 //! `p5-blocking` (the same `imap` through the blocking iterator),
+//! `p7` (n small maps of 64 items from 8 tokio tasks) and `p7-rayon`
+//! (`rayon::spawn` + `par_iter` + a oneshot),
 //! `p5-chunk1` (`imap` with `chunksize(1)`), and `idle` (the harness alone:
 //! subtract it). `is-cancelled` makes `n` calls of `corepool::is_cancelled`
 //! inside one task (its cost per check).
@@ -122,6 +124,44 @@ fn main() {
                 .unwrap();
             assert_eq!(count, n);
         }),
+        "p7" | "p7-rayon" => {
+            // n small maps of 64 tiny items, from 8 concurrent tokio tasks
+            // (a small batch per request); peer: rayon::spawn + par_iter +
+            // a oneshot channel.
+            let rayon = std::sync::Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(2)
+                    .build()
+                    .unwrap(),
+            );
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..8)
+                    .map(|_| {
+                        let (pool, rayon) = (pool.clone(), rayon.clone());
+                        let mode = mode.clone();
+                        tokio::spawn(async move {
+                            for _ in 0..n / 8 {
+                                let v = if mode == "p7" {
+                                    pool.map_async(tiny, 0..64_u64).await.unwrap()
+                                } else {
+                                    let (tx, rx) = futures::channel::oneshot::channel();
+                                    rayon.spawn(move || {
+                                        let v: Vec<u64> =
+                                            (0..64_u64).into_par_iter().map(tiny).collect();
+                                        let _ = tx.send(v);
+                                    });
+                                    rx.await.unwrap()
+                                };
+                                assert_eq!(v.len(), 64);
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+        }
         "p5-blocking" => {
             // The same stream consumed from sync code (the blocking iterator).
             let count = pool

@@ -199,6 +199,11 @@ impl Running<'_> {
         cancel::watch(self.wanted.clone(), f)
     }
 
+    /// How long the job has run so far.
+    pub(crate) fn elapsed(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
     /// Counts how the job ended. Call before delivering the outcome.
     pub(crate) fn finished(mut self, ran: Ran) {
         self.counted = true;

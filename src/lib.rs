@@ -243,6 +243,7 @@ mod blocking;
 mod builder;
 mod callbacks;
 mod cancel;
+mod cost;
 mod error;
 mod imap;
 mod job;

@@ -42,6 +42,7 @@ use std::thread::JoinHandle;
 
 use async_channel::{Receiver, Sender};
 
+use crate::cost::ItemCost;
 use crate::error::{Cancellation, SubmitError};
 use crate::job::{Job, Worker};
 use crate::metrics::{SharedStats, WorkerStats};
@@ -94,6 +95,9 @@ pub(crate) struct Registry {
     threads: Mutex<Threads>,
     /// Counters of the submitting threads, and of each worker index.
     pub(crate) stats: SharedStats,
+    /// What a map item has cost lately, for a map's default cut (see
+    /// `map/mod.rs`).
+    pub(crate) item_cost: Arc<ItemCost>,
     pub(crate) worker_stats: Vec<Arc<WorkerStats>>,
 }
 
@@ -135,6 +139,7 @@ impl Registry {
             shutdown,
             threads: Mutex::new(Threads::default()),
             stats: SharedStats::default(),
+            item_cost: Arc::default(),
             worker_stats: (0..workers).map(|_| Arc::default()).collect(),
         };
         (Arc::new(registry), shutdown_tx)

@@ -44,8 +44,12 @@ use crate::slot::{self, Slot};
 use crate::sync::{self as locks, Mutex, MutexGuard};
 use crate::unwind;
 
+use super::ItemCost;
+
 pub(crate) struct Assembler<T> {
     id: u64,
+    /// The pool's measure of what an item costs, which the chunks feed.
+    pub(crate) cost: Arc<ItemCost>,
     slot: Slot<Vec<T>>,
     parts: Mutex<Parts<T>>,
     /// `false`: every item runs even after one fails, and the map resolves
@@ -79,9 +83,15 @@ struct Parts<T> {
 }
 
 impl<T> Assembler<T> {
-    pub(crate) fn new(id: u64, callbacks: Option<Deliver<Vec<T>>>, fail_fast: bool) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        callbacks: Option<Deliver<Vec<T>>>,
+        fail_fast: bool,
+        cost: Arc<ItemCost>,
+    ) -> Self {
         Assembler {
             id,
+            cost,
             slot: Slot::new(),
             fail_fast,
             parts: Mutex::new(Parts {
@@ -295,7 +305,7 @@ mod tests {
     use std::task::{Context, Poll};
 
     fn assembler() -> Assembler<i32> {
-        Assembler::new(0, None, true)
+        Assembler::new(0, None, true, Arc::default())
     }
 
     fn outcome(slot: &Slot<Vec<i32>>) -> Option<Result<Vec<i32>, TaskError>> {

@@ -210,6 +210,9 @@ where
                 map.fail(error);
             }
             (values, error) => {
+                if error.is_none() {
+                    map.cost.learn(values.len(), running.elapsed());
+                }
                 running.finished(if error.is_some() {
                     Ran::Failed
                 } else {

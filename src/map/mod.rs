@@ -13,8 +13,11 @@ mod chunk;
 mod input;
 
 use std::sync::{Arc, Weak};
+#[cfg(all(test, not(corepool_loom)))]
+use std::time::Duration;
 
 use crate::callbacks::Deliver;
+pub(crate) use crate::cost::ItemCost;
 use crate::error::{Cancellation, Outcome, TaskError};
 use crate::job::{Cell, Job, Labels, Task};
 use crate::registry::Registry;
@@ -35,9 +38,23 @@ use chunk::{ChunkBody, ChunkOut};
 /// uneven work and lost on tiny items.
 const CHUNKS_PER_WORKER: usize = 16;
 
-/// The default chunksize: ⌈len / (16 × workers)⌉.
+/// The default chunksize by count alone: ⌈len / (16 × workers)⌉.
 pub(crate) fn default_chunksize(len: usize, workers: usize) -> usize {
     len.div_ceil(CHUNKS_PER_WORKER * workers).max(1)
+}
+
+/// The default cut of `len` items: 16 chunks per worker, but no chunk
+/// smaller than [`CHUNK_WORK`] of items once their cost is known, and on a
+/// bounded queue no more chunks than it has free places (`room`).
+fn default_cut(len: usize, workers: usize, cost: &ItemCost, room: Option<usize>) -> usize {
+    let mut chunksize = default_chunksize(len, workers);
+    if let Some(worth) = cost.items_per_chunk() {
+        chunksize = chunksize.max(worth.min(len.max(1)));
+    }
+    match room {
+        Some(room) if room > 0 => chunksize.max(len.div_ceil(room)),
+        _ => chunksize,
+    }
 }
 
 /// What a map is made of, as the door hands it over.
@@ -79,7 +96,12 @@ where
     ) -> (Self, AsyncResult<Vec<T>, E>) {
         let id = registry.next_job_id();
         let detached = spec.callbacks.is_some();
-        let map = Arc::new(Assembler::new(id, spec.callbacks, spec.fail_fast));
+        let map = Arc::new(Assembler::new(
+            id,
+            spec.callbacks,
+            spec.fail_fast,
+            registry.item_cost.clone(),
+        ));
         let result = AsyncResult::new(map.clone(), registry.id, detached);
         let input_panicked =
             |(payload, index)| TaskError::input_panicked(id, payload).with_index(index);
@@ -105,11 +127,7 @@ where
         // being cut finer than the capacity. An explicit chunksize is kept.
         let len = items.as_ref().map_or(0, |items| items.len());
         let chunksize = spec.chunksize.unwrap_or_else(|| {
-            let fine = default_chunksize(len, registry.workers);
-            match registry.room() {
-                Some(room) if room > 0 => fine.max(len.div_ceil(room)),
-                _ => fine,
-            }
+            default_cut(len, registry.workers, &registry.item_cost, registry.room())
         });
         let chunker = Chunker {
             items,
@@ -179,6 +197,23 @@ where
 #[cfg(all(test, not(corepool_loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_known_item_cost_keeps_chunks_worth_a_job() {
+        let cost = ItemCost::default();
+        // Unmeasured: by count alone.
+        assert_eq!(default_cut(64, 2, &cost, None), 2);
+        // Items of ~5 ns: a small map is one chunk; a big one keeps 32.
+        cost.learn(1_000, Duration::from_micros(5));
+        assert_eq!(default_cut(64, 2, &cost, None), 64);
+        assert_eq!(default_cut(1_000_000, 2, &cost, None), 31_250);
+        // Items of 1 ms: the count rules.
+        let slow = ItemCost::default();
+        slow.learn(10, Duration::from_millis(10));
+        assert_eq!(default_cut(64, 2, &slow, None), 2);
+        // A bounded queue's room still caps the number of chunks.
+        assert_eq!(default_cut(64, 2, &slow, Some(4)), 16);
+    }
 
     #[test]
     fn default_chunksize_makes_sixteen_chunks_per_worker() {

@@ -12,7 +12,7 @@ use crate::result::Pending;
 use std::sync::Arc;
 
 fn assembler() -> (Arc<Assembler<Tracked>>, Arc<Assembler<Tracked>>) {
-    let map = Arc::new(Assembler::new(0, None, true));
+    let map = Arc::new(Assembler::new(0, None, true, Arc::default()));
     (map.clone(), map)
 }
 
