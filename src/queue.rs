@@ -49,7 +49,10 @@ impl Queue {
     /// Queues `job`, or hands it back if the queue is closed.
     pub(crate) fn push(&self, job: Job) -> Result<(), Job> {
         self.sender.try_send(job).map_err(|e| e.into_inner())?;
-        if self.sleepers.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        // Dekker with the sleeper's fence (see `pop_blocking`): either this
+        // load sees its count, or its look at the channel sees the job.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        if self.sleepers.load(std::sync::atomic::Ordering::Relaxed) > 0 {
             let _bed = crate::sync::lock(&self.bed);
             self.wake.notify_one();
         }
@@ -73,16 +76,19 @@ impl Queue {
     /// job. Under the `bed` lock the worker counts itself in `sleepers`
     /// (`SeqCst`), looks at the channel once more, and only then waits
     /// (releasing the lock atomically). A pusher sends first, then reads
-    /// `sleepers` (`SeqCst`): either it sees the sleeper and notifies under
-    /// the lock (which the sleeper holds until it waits, so the notification
-    /// cannot fall between its look and its wait), or the sleeper's look
-    /// comes after the send in the total order and finds the job. Closing
-    /// notifies every sleeper the same way.
+    /// `sleepers`; each side puts a `SeqCst` fence between its write and its
+    /// read (the channel's own operations are only acquire/release, so the
+    /// fences, not the counter's ordering, make this Dekker's pattern):
+    /// either the pusher sees the sleeper and notifies under the lock (which
+    /// the sleeper holds until it waits, so the notification cannot fall
+    /// between its look and its wait), or the sleeper's look sees the job.
+    /// Closing notifies every sleeper the same way.
     pub(crate) fn pop_blocking(&self) -> Option<Job> {
         use std::sync::atomic::Ordering::SeqCst;
         loop {
             let bed = crate::sync::lock(&self.bed);
             self.sleepers.fetch_add(1, SeqCst);
+            std::sync::atomic::fence(SeqCst);
             match self.try_pop() {
                 Ok(job) => {
                     self.sleepers.fetch_sub(1, SeqCst);
