@@ -12,7 +12,7 @@
 //! A worker waiting on its own pool may run the jobs it waits for itself
 //! (`blocking.rs`). A stateful job cannot run that way while the worker's
 //! state is lent to the job that waits: it is then left to another worker
-//! (see `job::Labels::may_run_inline`).
+//! (see `job::Cell::may_run_inline`).
 
 use std::any::Any;
 use std::cell::RefCell;
