@@ -17,6 +17,7 @@
 
 mod build;
 mod kind;
+mod payload;
 mod submit;
 mod task;
 mod try_error;
@@ -24,8 +25,9 @@ mod wait;
 
 pub use build::BuildError;
 pub use kind::{Cancellation, TaskErrorKind};
+pub use payload::PanicPayload;
 pub use submit::SubmitError;
-pub use task::{PanicPayload, TaskError};
+pub use task::TaskError;
 pub use try_error::TryError;
 pub(crate) use try_error::{Outcome, UserError, UserResult, box_user};
 pub use wait::{JoinError, WaitError, WouldDeadlock};

@@ -4,16 +4,16 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use super::call::CallOnce;
 use super::sealed::{Admitting, Door, Mode, Start};
 use super::{State, Stateless};
 use crate::callbacks::Callbacks;
-use crate::error::{Cancellation, Outcome, SubmitError, TaskError, TryError, box_user};
+use crate::error::{Cancellation, Outcome, SubmitError, TaskError, TryError};
 use crate::job::{Body, Cell, Inline, Job, Labels, Running, Task};
 use crate::metrics::Ran;
 use crate::registry::Registry;
 use crate::result::{AsyncResult, Pending};
 use crate::slot::Slot;
-use crate::state;
 use crate::unwind;
 
 /// One call as a value: a closure and Python's `callback` /
@@ -165,59 +165,6 @@ impl<F, T, E> fmt::Debug for Apply<F, T, E> {
             .field("f", &"<closure>")
             .field("callbacks", &self.callbacks)
             .finish()
-    }
-}
-
-// ===== the call, by context and error type =====
-
-pub(crate) mod call {
-    #![allow(unreachable_pub)]
-    use crate::error::UserResult;
-
-    /// A closure the pool calls once, in context `Ctx`, resolving to `T` or
-    /// to the error `E`.
-    pub trait CallOnce<Ctx, T, E>: Send + 'static {
-        fn call_once(self) -> UserResult<T>;
-    }
-}
-
-use call::CallOnce;
-
-impl<F, T> CallOnce<Stateless, T, TaskError> for F
-where
-    F: FnOnce() -> T + Send + 'static,
-{
-    fn call_once(self) -> crate::error::UserResult<T> {
-        Ok(self())
-    }
-}
-
-impl<F, T, E> CallOnce<Stateless, T, TryError<E>> for F
-where
-    F: FnOnce() -> Result<T, E> + Send + 'static,
-    E: Send + Sync + fmt::Debug + 'static,
-{
-    fn call_once(self) -> crate::error::UserResult<T> {
-        self().map_err(box_user)
-    }
-}
-
-impl<S: 'static, F, T> CallOnce<State<S>, T, TaskError> for F
-where
-    F: FnOnce(&mut S) -> T + Send + 'static,
-{
-    fn call_once(self) -> crate::error::UserResult<T> {
-        Ok(state::with(self))
-    }
-}
-
-impl<S: 'static, F, T, E> CallOnce<State<S>, T, TryError<E>> for F
-where
-    F: FnOnce(&mut S) -> Result<T, E> + Send + 'static,
-    E: Send + Sync + fmt::Debug + 'static,
-{
-    fn call_once(self) -> crate::error::UserResult<T> {
-        state::with(self).map_err(box_user)
     }
 }
 

@@ -29,6 +29,7 @@
 //! is refused; a [`Map`] becomes one job per chunk feeding one assembler.
 
 mod apply;
+mod call;
 mod map;
 
 use std::fmt;
