@@ -49,7 +49,7 @@ impl Stored {
 // ===== impl PanicPayload =====
 
 /// A borrowed view of a panic's payload, from
-/// [`TaskError::panic_payload`]: dereferences to `dyn Any + Send`.
+/// [`TaskError::panic_payload`](crate::TaskError::panic_payload): dereferences to `dyn Any + Send`.
 ///
 /// # Examples
 ///
