@@ -134,6 +134,13 @@ use sealed::Start;
 /// assert_eq!(pool.run(Map::new(|x: u8| x * 2, [1, 2]).chunksize(1))?, [2, 4]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Sealed: only corepool's kinds are `Work`. This does not compile:
+///
+/// ```compile_fail
+/// struct Mine;
+/// impl corepool::Work for Mine {}
+/// ```
 pub trait Work: Start<Stateless> {}
 
 impl<W: Start<Stateless>> Work for W {}
@@ -151,6 +158,15 @@ impl<W: Start<Stateless>> Work for W {}
 /// let counted = pool.run(Map::new(|n: &mut u64, x: u64| { *n += 1; x }, 0..4))?;
 /// assert_eq!(counted, [0, 1, 2, 3]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// A stateful pool's door takes only stateful work: a plain closure does not
+/// silently take the stateless path (use [`StatefulPool::pool`](crate::StatefulPool::pool)
+/// for that). This does not compile:
+///
+/// ```compile_fail
+/// let pool = corepool::Pool::builder().workers(1).build_with_state(|_| 0_u32).unwrap();
+/// let r = pool.offer(|| 1); // not a closure of `&mut u32`
 /// ```
 pub trait StateWork<S>: Start<State<S>> {}
 
