@@ -136,21 +136,14 @@ async fn async_tour(pool: &Pool) -> Result<(), Box<dyn std::error::Error>> {
     show("imap_unordered", t, v);
 
     println!("\n-- errors");
-    // The panic hook still reports a panic on the worker; keep it to a line.
-    // (Our hook replaces the one corepool chained to note where tasks
-    // panic, so this error's message comes without its location.)
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|info| {
-        eprintln!("   (the panic hook reports the deliberate panic: {info})")
-    }));
     let err = pool
         .apply_async(|| -> u64 { panic!("a task panicked") })
         .await
         .unwrap_err();
+    // The error says where the task panicked (Python's remote traceback).
     println!("{:<16} -> {err} (and the worker lives on)", "panic");
     let rejected =
         std::panic::catch_unwind(|| Map::<_, _, u64>::new(|x: u64| x, 0..4_u64).chunksize(0));
-    std::panic::set_hook(previous);
     println!(
         "{:<16} -> rejected where it is set: {}",
         "chunksize 0",
@@ -306,6 +299,12 @@ async fn cpu_job() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The panic hook reports each deliberate panic below; keep it to a line.
+    // Installed before the first pool is built, so corepool chains onto it
+    // (to note where tasks panic) instead of being replaced by it.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("   (the panic hook reports the deliberate panic: {info})")
+    }));
     let pool = Pool::new(2)?;
     println!(
         "corepool tour: {} workers, tasks of {:?}\n",
