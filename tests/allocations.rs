@@ -16,6 +16,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod common;
+
+use common::within;
 use corepool::Pool;
 
 struct Counting;
@@ -64,67 +67,79 @@ fn per_round(mut op: impl FnMut()) -> f64 {
 #[test]
 fn an_apply_async_round_trip_allocates_its_job_cell_only() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let pool = Pool::new(1).unwrap();
-    let per = per_round(|| {
-        let r = pool.apply_async(|| 7_u64);
-        assert_eq!(futures::executor::block_on(r).unwrap(), 7);
+    // A hang fails the test (the watchdog thread is made before counting).
+    within(move || {
+        let pool = Pool::new(1).unwrap();
+        let per = per_round(|| {
+            let r = pool.apply_async(|| 7_u64);
+            assert_eq!(futures::executor::block_on(r).unwrap(), 7);
+        });
+        eprintln!("apply_async round trip: {per:.3} allocations");
+        assert!(
+            per <= 1.0 + QUEUE_BLOCK + 0.01,
+            "{per} allocations per round trip"
+        );
     });
-    eprintln!("apply_async round trip: {per:.3} allocations");
-    assert!(
-        per <= 1.0 + QUEUE_BLOCK + 0.01,
-        "{per} allocations per round trip"
-    );
 }
 
 #[test]
 fn an_offer_allocates_its_job_cell_only() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let pool = Pool::new(1).unwrap();
-    let per = per_round(|| {
-        let mut r = pool.offer(|| 7_u64).ok().unwrap();
-        assert_eq!(r.get().unwrap(), 7);
+    // A hang fails the test (the watchdog thread is made before counting).
+    within(move || {
+        let pool = Pool::new(1).unwrap();
+        let per = per_round(|| {
+            let mut r = pool.offer(|| 7_u64).ok().unwrap();
+            assert_eq!(r.get().unwrap(), 7);
+        });
+        eprintln!("offer: {per:.3} allocations");
+        assert!(
+            per <= 1.0 + QUEUE_BLOCK + 0.01,
+            "{per} allocations per offer"
+        );
     });
-    eprintln!("offer: {per:.3} allocations");
-    assert!(
-        per <= 1.0 + QUEUE_BLOCK + 0.01,
-        "{per} allocations per offer"
-    );
 }
 
 #[test]
 fn a_sync_apply_allocates_at_most_once() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let pool = Pool::new(1).unwrap();
-    let per = per_round(|| assert_eq!(pool.apply(|| 7_u64).unwrap(), 7));
-    eprintln!("sync apply: {per:.3} allocations");
-    assert!(
-        per <= 1.0 + QUEUE_BLOCK + 0.01,
-        "{per} allocations per apply"
-    );
+    // A hang fails the test (the watchdog thread is made before counting).
+    within(move || {
+        let pool = Pool::new(1).unwrap();
+        let per = per_round(|| assert_eq!(pool.apply(|| 7_u64).unwrap(), 7));
+        eprintln!("sync apply: {per:.3} allocations");
+        assert!(
+            per <= 1.0 + QUEUE_BLOCK + 0.01,
+            "{per} allocations per apply"
+        );
+    });
 }
 
 #[test]
 fn the_blocking_imap_iterator_allocates_nothing_per_item() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let pool = Pool::new(2).unwrap();
-    const ITEMS: usize = 100_000;
-    // Fixed chunks of 1 000 items: per item, only what a chunk costs
-    // (its job, its outcome vector) spread over its items remains.
-    let mut it = pool
-        .imap(|x: u64| x + 1, 0..ITEMS as u64)
-        .chunksize(1_000)
-        .into_blocking_iter();
-    for _ in 0..10_000 {
-        it.next().unwrap().unwrap();
-    }
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    let mut n = 0;
-    for item in it.by_ref() {
-        item.unwrap();
-        n += 1;
-    }
-    let per = (ALLOCATIONS.load(Ordering::SeqCst) - before) as f64 / n as f64;
-    assert_eq!(n, ITEMS - 10_000);
-    eprintln!("blocking imap: {per:.4} allocations per item");
-    assert!(per < 0.05, "{per} allocations per item");
+    // A hang fails the test (the watchdog thread is made before counting).
+    within(move || {
+        let pool = Pool::new(2).unwrap();
+        const ITEMS: usize = 100_000;
+        // Fixed chunks of 1 000 items: per item, only what a chunk costs
+        // (its job, its outcome vector) spread over its items remains.
+        let mut it = pool
+            .imap(|x: u64| x + 1, 0..ITEMS as u64)
+            .chunksize(1_000)
+            .into_blocking_iter();
+        for _ in 0..10_000 {
+            it.next().unwrap().unwrap();
+        }
+        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        let mut n = 0;
+        for item in it.by_ref() {
+            item.unwrap();
+            n += 1;
+        }
+        let per = (ALLOCATIONS.load(Ordering::SeqCst) - before) as f64 / n as f64;
+        assert_eq!(n, ITEMS - 10_000);
+        eprintln!("blocking imap: {per:.4} allocations per item");
+        assert!(per < 0.05, "{per} allocations per item");
+    });
 }
