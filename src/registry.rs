@@ -179,6 +179,11 @@ impl Registry {
         }
     }
 
+    /// Counts one refusal (a job, or a map refused before it was cut).
+    pub(crate) fn count_rejected(&self) {
+        self.stats.rejected.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn next_job_id(&self) -> u64 {
         self.next_job.fetch_add(1, Relaxed)
     }
@@ -186,7 +191,7 @@ impl Registry {
     /// Queues a job, or says why not. Counts it as submitted or rejected.
     pub(crate) fn push(&self, job: Job) -> Result<(), Refused> {
         self.try_push(job).inspect_err(|_| {
-            self.stats.rejected.fetch_add(1, Relaxed);
+            self.count_rejected();
         })
     }
 
@@ -235,7 +240,7 @@ impl Registry {
             Ok(()) => {}
             Err(Refused::Full) if job.may_run_inline() => self.run_here(job, index, generation),
             Err(why) => {
-                self.stats.rejected.fetch_add(1, Relaxed);
+                self.count_rejected();
                 job.reject(&self.places, why.cancellation());
             }
         }
@@ -251,11 +256,11 @@ impl Registry {
         async move {
             let closed = || registry.queue.is_closed();
             if !registry.places.take_when_free(closed).await {
-                registry.stats.rejected.fetch_add(1, Relaxed);
+                registry.count_rejected();
                 return Err(Refused::Closed);
             }
             registry.enqueue(job).inspect_err(|_| {
-                registry.stats.rejected.fetch_add(1, Relaxed);
+                registry.count_rejected();
             })
         }
     }

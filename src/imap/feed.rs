@@ -128,10 +128,7 @@ where
             }
             Err(Refused::Closed) => {
                 // Its items resolve as cancelled, one by one.
-                registry
-                    .stats
-                    .rejected
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                registry.count_rejected();
                 job.reject(&registry.places, Cancellation::PoolClosed);
                 Poll::Ready(Some(Ok(chunk)))
             }

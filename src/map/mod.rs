@@ -107,10 +107,7 @@ where
             |(payload, index)| TaskError::input_panicked(id, payload).with_index(index);
         let items = if registry.is_closed() {
             // Refused before it became jobs: counted as one refusal.
-            registry
-                .stats
-                .rejected
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            registry.count_rejected();
             map.fail(TaskError::cancelled(id, Cancellation::PoolClosed));
             None
         } else {

@@ -258,10 +258,7 @@ where
         if door.mode == Mode::Offer {
             if let Some(why) = self.refused(&door) {
                 // Counted as one refusal, as a refused closure is.
-                door.registry
-                    .stats
-                    .rejected
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                door.registry.count_rejected();
                 return Err(why.hand_back(self));
             }
         }
@@ -290,10 +287,7 @@ where
     {
         let registry = door.registry.clone();
         if registry.is_closed() {
-            registry
-                .stats
-                .rejected
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            registry.count_rejected();
             return Box::pin(std::future::ready(Err(SubmitError::Closed(self))));
         }
         // The input is consumed at the call, as for every map; the jobs
