@@ -82,7 +82,7 @@ fn a_client_that_hangs_up_stops_its_job_and_its_queued_jobs_never_run() {
             c.send(FOREVER).await.unwrap();
             queued.push(c);
         }
-        eventually("two jobs wait", || pool.queued() == 2).await;
+        eventually("two jobs wait", || pool.metrics().queued == 2).await;
         // Every client hangs up.
         drop(running);
         drop(queued);
@@ -139,7 +139,7 @@ fn a_flood_beyond_capacity_gets_503s_at_the_bound_with_flat_memory() {
                     if let Ok(503) = t.await.unwrap() {
                         shed += 1;
                     }
-                    assert!(pool.queued() <= 2, "the queue stays at its bound");
+                    assert!(pool.metrics().queued <= 2, "the queue stays at its bound");
                 }
                 shed
             }

@@ -90,7 +90,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::error::WouldDeadlock;
-use crate::job::{Inline, Worker};
+use crate::job::Inline;
 use crate::registry::Registry;
 use crate::unwind;
 use crate::worker::{self, OwnWorker};
@@ -327,13 +327,7 @@ fn park_until_ready<R>(
 /// left to claim. `false` if nothing ran.
 fn run_one_dependency(deps: &mut Dependencies, registry: &Registry, own: &OwnWorker) -> bool {
     let index = own.index;
-    let worker = Worker {
-        places: &registry.places,
-        stats: &registry.worker_stats[index],
-        index,
-        generation: own.generation,
-        inline: true,
-    };
+    let worker = registry.worker(index, own.generation, true);
     while let Some(dep) = deps.first() {
         // Tasks catch user panics themselves; a panicking `Drop` of something
         // a job captured must not unwind into the waiting caller either (the

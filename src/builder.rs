@@ -3,10 +3,11 @@
 
 use std::fmt;
 use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 use crate::error::BuildError;
 use crate::limits;
-use crate::registry::Registry;
+use crate::registry::{Admission, Registry};
 use crate::state::MakeState;
 use crate::worker::{Initializer, NameError, Spawner, StartStep, ThreadName};
 
@@ -39,6 +40,8 @@ pub struct PoolBuilder {
     initializer: Option<Initializer>,
     max_tasks_per_worker: Option<usize>,
     queue_capacity: Option<usize>,
+    max_queue_wait: Option<Duration>,
+    queue_wait_target: Option<Duration>,
     #[cfg(test)]
     fail_spawn_at: Option<usize>,
 }
@@ -211,12 +214,81 @@ impl PoolBuilder {
         self
     }
 
+    /// A job that has waited in the queue longer than `wait` never runs: it
+    /// resolves as cancelled with
+    /// [`DeadlineExpired`](crate::Cancellation::DeadlineExpired) when a
+    /// worker reaches it, so a backlog is not spent on requests whose
+    /// clients have long given up (a deadline of the pool's own, for work
+    /// submitted without [`Apply::deadline`](crate::Apply::deadline)).
+    /// Defaults to none. Zero makes [`build`](Self::build) fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corepool::Cancellation;
+    ///
+    /// let pool = corepool::Pool::builder()
+    ///     .workers(1)
+    ///     .max_queue_wait(Duration::from_millis(20))
+    ///     .build()?;
+    /// let (release, hold) = std::sync::mpsc::channel::<()>();
+    /// let busy = pool.apply_async(move || hold.recv().ok());
+    /// let stale = pool.apply_async(|| "too late");
+    /// std::thread::sleep(Duration::from_millis(50)); // it waits 50 ms > 20 ms
+    /// release.send(())?;
+    /// let err = stale.get().unwrap_err();
+    /// assert_eq!(err.cancellation(), Some(Cancellation::DeadlineExpired));
+    /// # drop(busy);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_queue_wait(mut self, wait: Duration) -> Self {
+        self.max_queue_wait = Some(wait);
+        self
+    }
+
+    /// Admission by queue delay: while the queue is not empty and the last
+    /// job a worker took from it had waited longer than `target`, the pool
+    /// refuses new work at once, as a full queue does
+    /// ([`SubmitError::Full`](crate::SubmitError::Full) from
+    /// [`offer`](crate::Pool::offer), shed as
+    /// [`QueueFull`](crate::Cancellation::QueueFull) by
+    /// [`spawn`](crate::Pool::spawn); [`submit`](crate::Pool::submit) and
+    /// [`reserve`](crate::Pool::reserve) wait). An operator states the
+    /// latency the service can afford instead of guessing a queue length;
+    /// it combines with [`queue_capacity`](Self::queue_capacity). Defaults
+    /// to none. Zero makes [`build`](Self::build) fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = corepool::Pool::builder()
+    ///     .workers(2)
+    ///     .queue_wait_target(Duration::from_millis(20))
+    ///     .build()?;
+    /// // An idle pool admits everything.
+    /// assert_eq!(pool.offer(|| 1)?.get()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn queue_wait_target(mut self, target: Duration) -> Self {
+        self.queue_wait_target = Some(target);
+        self
+    }
+
     /// Starts the worker threads and returns the registry once every one
     /// of them has run its initializer (and made its state): what `build`
     /// (`pool.rs`) and `build_with_state` (`stateful.rs`) wrap.
     pub(crate) fn start(self, state: Option<MakeState>) -> Result<Arc<Registry>, BuildError> {
         let workers = self.workers.unwrap_or_else(cpu_count);
         limits::check(workers, self.max_tasks_per_worker, self.queue_capacity)?;
+        if self.max_queue_wait == Some(Duration::ZERO) {
+            return Err(BuildError::zero_wait("max_queue_wait"));
+        }
+        if self.queue_wait_target == Some(Duration::ZERO) {
+            return Err(BuildError::zero_wait("queue_wait_target"));
+        }
         crate::unwind::install_location_hook();
         let spawner = Arc::new(Spawner {
             thread_name: self.thread_name,
@@ -225,7 +297,12 @@ impl PoolBuilder {
             state,
             max_tasks: self.max_tasks_per_worker,
         });
-        let (registry, shutdown) = Registry::new(workers, self.queue_capacity);
+        let admission = Admission {
+            capacity: self.queue_capacity,
+            wait_target: self.queue_wait_target,
+            max_queue_wait: self.max_queue_wait,
+        };
+        let (registry, shutdown) = Registry::new(workers, admission);
         // Until disarmed, tears the half-built pool down (rayon's Terminator).
         // It borrows the registry, so disarming it leaks nothing.
         let mut guard = TearDown {
@@ -313,6 +390,8 @@ impl fmt::Debug for PoolBuilder {
             initializer,
             max_tasks_per_worker,
             queue_capacity,
+            max_queue_wait,
+            queue_wait_target,
             #[cfg(test)]
                 fail_spawn_at: _,
         } = self;
@@ -324,6 +403,8 @@ impl fmt::Debug for PoolBuilder {
             .field("initializer", &closure(initializer.is_some()))
             .field("max_tasks_per_worker", max_tasks_per_worker)
             .field("queue_capacity", queue_capacity)
+            .field("max_queue_wait", max_queue_wait)
+            .field("queue_wait_target", queue_wait_target)
             .finish()
     }
 }

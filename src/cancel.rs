@@ -21,7 +21,8 @@ use crate::error::Cancellation;
 
 /// Something whose result may stop being wanted.
 pub(crate) trait Wanted: Send + Sync {
-    fn is_abandoned(&self) -> bool;
+    /// Why the result is no longer wanted, if it is not.
+    fn unwanted(&self) -> Option<Cancellation>;
 }
 
 /// The running job's watch: the job, and why it was told to stop, if it was.
@@ -118,7 +119,8 @@ pub fn is_cancelled() -> bool {
 /// Why the task running on this thread should stop, or `None` if it should
 /// go on (and outside a pool's task): [`Cancellation::Terminated`] after
 /// [`Pool::terminate`](crate::Pool::terminate), [`Cancellation::Abandoned`]
-/// when nobody wants the result any more. [`close`](crate::Pool::close)
+/// when nobody wants the result any more, [`Cancellation::DeadlineExpired`]
+/// once the task's deadline has passed. [`close`](crate::Pool::close)
 /// never cancels running work, so it is never the reason.
 ///
 /// # Examples
@@ -156,10 +158,8 @@ pub fn cancellation() -> Option<Cancellation> {
         });
         let why = if terminated {
             Cancellation::Terminated
-        } else if watch.wanted.is_abandoned() {
-            Cancellation::Abandoned
         } else {
-            return None;
+            watch.wanted.unwanted()?
         };
         watch.observed = Some(why);
         Some(why)

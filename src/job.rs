@@ -36,10 +36,11 @@
 //! worker's loop or leaves a result unresolved.
 
 use std::sync::{Arc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::cancel::{self, Wanted};
 use crate::error::Cancellation;
+use crate::lane::LaneCore;
 use crate::metrics::{Ran, WorkerStats};
 use crate::places::Places;
 use crate::state;
@@ -67,6 +68,17 @@ pub(crate) trait Task: Send + Sync + 'static {
 /// A job on the queue.
 pub(crate) type Job = Arc<dyn Task>;
 
+/// A lane as its jobs and views hold it.
+pub(crate) type LaneRef = Arc<LaneCore<Job>>;
+
+/// Where a job goes and by when: its lane (priority, parallelism cap,
+/// counters) and its deadline.
+#[derive(Clone, Default)]
+pub(crate) struct Route {
+    pub(crate) lane: Option<LaneRef>,
+    pub(crate) deadline: Option<Instant>,
+}
+
 /// Work that a thread blocked on a result may run itself: the unstarted jobs
 /// that result depends on (its own `apply` job, or its map's chunks), and
 /// nothing else (see `blocking.rs`).
@@ -87,6 +99,8 @@ pub(crate) struct Worker<'a> {
     pub(crate) generation: u64,
     /// A worker waiting on this job runs it on its own stack.
     pub(crate) inline: bool,
+    /// The pool's `max_queue_wait`: a job that waited longer never runs.
+    pub(crate) max_queue_wait: Option<Duration>,
 }
 
 /// The labels of a job's `corepool.job` span.
@@ -111,10 +125,11 @@ pub(crate) struct Head {
     /// keep it (a parent's outcome may hold the child's handle).
     parent: Option<Weak<dyn Wanted>>,
     placed: AtomicBool,
+    pub(crate) route: Route,
 }
 
 impl Head {
-    pub(crate) fn new(labels: Labels) -> Head {
+    pub(crate) fn new(labels: Labels, route: Route) -> Head {
         let span = tracing::debug_span!(
             "corepool.job",
             id = labels.id,
@@ -132,7 +147,13 @@ impl Head {
             submitted: Instant::now(),
             parent: cancel::current().map(|parent| Arc::downgrade(&parent)),
             placed: AtomicBool::new(false),
+            route,
         }
+    }
+
+    /// The job's lane, if it has one.
+    pub(crate) fn lane(&self) -> Option<&LaneRef> {
+        self.route.lane.as_ref()
     }
 
     /// Marks the job as holding a queue place (before it is pushed).
@@ -145,16 +166,22 @@ impl Head {
     pub(crate) fn release_place(&self, places: &Places) {
         if self.placed.swap(false, Ordering::AcqRel) {
             places.give_back();
+            if let Some(lane) = self.lane() {
+                lane.claimed_one();
+            }
         }
     }
 
-    /// Whether the job that submitted this one is no longer wanted. A parent
-    /// that is gone (it finished and nobody holds it) cancels nothing.
-    fn parent_abandoned(&self) -> bool {
-        self.parent
-            .as_ref()
-            .and_then(Weak::upgrade)
-            .is_some_and(|p| p.is_abandoned())
+    /// Why the job that submitted this one is no longer wanted, if it is
+    /// not. A parent that is gone (it finished and nobody holds it) cancels
+    /// nothing.
+    fn parent_unwanted(&self) -> Option<Cancellation> {
+        self.parent.as_ref().and_then(Weak::upgrade)?.unwanted()
+    }
+
+    /// Whether the job's deadline has passed at `now`.
+    fn expired_at(&self, now: Instant) -> bool {
+        self.route.deadline.is_some_and(|deadline| now >= deadline)
     }
 }
 
@@ -188,6 +215,7 @@ pub(crate) struct Running<'a> {
     pub(crate) id: u64,
     wanted: Arc<dyn Wanted>,
     stats: &'a WorkerStats,
+    lane: Option<&'a WorkerStats>,
     started: Instant,
     counted: bool,
 }
@@ -207,7 +235,11 @@ impl Running<'_> {
     /// Counts how the job ended. Call before delivering the outcome.
     pub(crate) fn finished(mut self, ran: Ran) {
         self.counted = true;
-        self.stats.finished(ran, self.started.elapsed());
+        let run = self.started.elapsed();
+        self.stats.finished(ran, run);
+        if let Some(lane) = self.lane {
+            lane.finished(ran, run);
+        }
     }
 }
 
@@ -216,9 +248,16 @@ impl Drop for Running<'_> {
         if !self.counted {
             // A body that unwound before counting (a panicking `Drop` in
             // corepool's own bookkeeping path): still count the job once.
-            self.stats.finished(Ran::Failed, self.started.elapsed());
+            let run = self.started.elapsed();
+            self.stats.finished(Ran::Failed, run);
+            if let Some(lane) = self.lane {
+                lane.finished(Ran::Failed, run);
+            }
         }
         self.stats.stopped();
+        if let Some(lane) = self.lane {
+            lane.stopped();
+        }
     }
 }
 
@@ -231,9 +270,9 @@ pub(crate) struct Cell<B: Body> {
 }
 
 impl<B: Body> Cell<B> {
-    pub(crate) fn new(labels: Labels, body: B, out: B::Out) -> Arc<Self> {
+    pub(crate) fn new(labels: Labels, route: Route, body: B, out: B::Out) -> Arc<Self> {
         Arc::new(Cell {
-            head: Head::new(labels),
+            head: Head::new(labels, route),
             body: Mutex::new(Some(body)),
             out,
         })
@@ -263,18 +302,33 @@ impl<B: Body> Cell<B> {
         let queued = started.saturating_duration_since(self.head.submitted);
         let stats = worker.stats;
         stats.started(queued);
+        let lane = self.head.lane().map(|lane| &lane.stats);
+        if let Some(lane) = lane {
+            lane.started(queued);
+        }
+        if !worker.inline {
+            worker.places.started_after(queued);
+        }
         let id = self.head.labels.id;
         let running = Running {
             id,
             wanted: self.clone(),
             stats,
+            lane,
             started,
             counted: false,
         };
-        if self.is_abandoned() {
-            // Nobody wants the outcome: drop the work unrun.
+        let expired =
+            self.head.expired_at(started) || worker.max_queue_wait.is_some_and(|max| queued > max);
+        let unwanted = match self.unwanted() {
+            Some(why) => Some(why),
+            None if expired => Some(Cancellation::DeadlineExpired),
+            None => None,
+        };
+        if let Some(why) = unwanted {
+            // Nobody wants the outcome, or too late: drop the work unrun.
             running.finished(Ran::Cancelled);
-            return body.cancel(&self.out, id, Cancellation::Abandoned);
+            return body.cancel(&self.out, id, why);
         }
         let span = &self.head.span;
         if span.is_disabled() {
@@ -290,10 +344,21 @@ impl<B: Body> Cell<B> {
 }
 
 impl<B: Body> Wanted for Cell<B> {
-    /// Its own outcome is not wanted, or (unless detached) the job that
-    /// submitted it is not: cancellation reaches nested work.
-    fn is_abandoned(&self) -> bool {
-        B::abandoned(&self.out) || (!B::detached(&self.out) && self.head.parent_abandoned())
+    /// Its own outcome is not wanted, its deadline passed, or (unless
+    /// detached) the job that submitted it is not wanted: cancellation
+    /// reaches nested work. The clock is read only for a job with a
+    /// deadline.
+    fn unwanted(&self) -> Option<Cancellation> {
+        if B::abandoned(&self.out) {
+            return Some(Cancellation::Abandoned);
+        }
+        if self.head.route.deadline.is_some() && self.head.expired_at(Instant::now()) {
+            return Some(Cancellation::DeadlineExpired);
+        }
+        if B::detached(&self.out) {
+            return None;
+        }
+        self.head.parent_unwanted()
     }
 }
 

@@ -240,21 +240,27 @@
 
 mod args;
 mod blocking;
+mod build;
 mod builder;
 mod callbacks;
 mod cancel;
 mod cost;
 mod error;
+mod histogram;
 mod imap;
 mod job;
+mod lane;
 mod limits;
 mod map;
 mod metrics;
+mod permit;
 mod places;
 mod pool;
 mod queue;
 mod registry;
 mod result;
+#[cfg(feature = "tower")]
+mod service;
 mod slot;
 mod state;
 mod stateful;
@@ -272,11 +278,16 @@ pub use error::{
     BuildError, Cancellation, JoinError, PanicPayload, SubmitError, TaskError, TaskErrorKind,
     TryError, WaitError, WouldDeadlock,
 };
+pub use histogram::Histogram;
 pub use imap::{BlockingIter, Imap, ImapUnordered, Input, StreamInput, from_stream};
+pub use lane::{Lane, Priority};
 pub use limits::{MAX_QUEUE_CAPACITY, MAX_WORKERS};
 pub use metrics::Metrics;
+pub use permit::{Permit, Reserve, ReserveError};
 pub use pool::Pool;
 pub use result::AsyncResult;
+#[cfg(feature = "tower")]
+pub use service::PoolService;
 pub use stateful::StatefulPool;
 pub use work::{Apply, Map, StateWork, Submit, Work};
 

@@ -8,9 +8,10 @@
 //! with relaxed loads: each counter is exact and monotonic, the snapshot as
 //! a whole is not atomic (as tokio-metrics' snapshots).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
+
+use crate::histogram::{Histogram, Recorder};
 
 /// How a job ended, as its worker counts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub(crate) struct WorkerStats {
     cancelled: AtomicU64,
     queued_ns: AtomicU64,
     run_ns: AtomicU64,
+    queue_wait: Recorder,
+    run_time: Recorder,
 }
 
 /// Counters updated by the threads that submit.
@@ -49,11 +52,13 @@ impl WorkerStats {
     pub(crate) fn started(&self, queued: Duration) {
         self.running.fetch_add(1, Relaxed);
         self.queued_ns.fetch_add(queued.as_nanos() as u64, Relaxed);
+        self.queue_wait.record(queued);
     }
 
     /// The job that started ended as `ran`, after running for `run`.
     pub(crate) fn finished(&self, ran: Ran, run: Duration) {
         self.run_ns.fetch_add(run.as_nanos() as u64, Relaxed);
+        self.run_time.record(run);
         match ran {
             Ran::Completed => &self.completed,
             Ran::Failed => &self.failed,
@@ -65,6 +70,11 @@ impl WorkerStats {
     /// The job that started no longer occupies the worker.
     pub(crate) fn stopped(&self) {
         self.running.fetch_sub(1, Relaxed);
+    }
+
+    /// Jobs running now.
+    pub(crate) fn running(&self) -> usize {
+        self.running.load(Relaxed)
     }
 }
 
@@ -88,7 +98,7 @@ impl WorkerStats {
 /// assert!(m.run_time > std::time::Duration::ZERO);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metrics {
     /// Worker threads.
@@ -113,6 +123,11 @@ pub struct Metrics {
     pub queue_wait: Duration,
     /// Total time jobs spent running.
     pub run_time: Duration,
+    /// How long each job that started had waited in the queue: p50, p99
+    /// (see [`Histogram`]).
+    pub queue_wait_histogram: Histogram,
+    /// How long each job ran (jobs skipped unrun count as 0).
+    pub run_time_histogram: Histogram,
     /// Times a worker due for recycling (`max_tasks_per_worker`) could not
     /// start its replacement (the OS refused a thread, or the initializer
     /// panicked) and kept working instead. Each is also an `error` event.
@@ -120,11 +135,14 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn collect(
+    /// Sums the counters; `busy` overrides the count of busy workers (a
+    /// lane's, whose one set of counters is shared by its workers).
+    pub(crate) fn collect<'a>(
         workers: usize,
         queued: usize,
         shared: &SharedStats,
-        per_worker: &[Arc<WorkerStats>],
+        per_worker: impl IntoIterator<Item = &'a WorkerStats>,
+        busy: Option<usize>,
     ) -> Metrics {
         let mut m = Metrics {
             workers,
@@ -143,6 +161,11 @@ impl Metrics {
             m.cancelled += w.cancelled.load(Relaxed);
             queued_ns += w.queued_ns.load(Relaxed);
             run_ns += w.run_ns.load(Relaxed);
+            w.queue_wait.add_to(&mut m.queue_wait_histogram);
+            w.run_time.add_to(&mut m.run_time_histogram);
+        }
+        if let Some(busy) = busy {
+            m.busy_workers = busy;
         }
         m.queue_wait = Duration::from_nanos(queued_ns);
         m.run_time = Duration::from_nanos(run_ns);

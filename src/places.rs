@@ -18,6 +18,21 @@
 //! place given back between its failed try and its wait wakes it: no
 //! wake-up is lost (event-listener's contract, as async-channel uses it).
 
+//!
+//! # Admission by queue wait
+//!
+//! With a [`queue_wait_target`](crate::PoolBuilder::queue_wait_target), a
+//! place is also refused while the queue is not empty and the last job a
+//! worker took from it had waited longer than the target (the sojourn time
+//! CoDel and Facebook's "Fail at Scale" shed on): an operator states a
+//! latency instead of guessing a queue length. The estimate is refreshed
+//! by every job a worker starts, and an empty queue always admits, so the
+//! pool cannot lock itself out. Each claim wakes one waiting submitter,
+//! which looks again with the fresh estimate.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
 use crate::sync::{AtomicUsize, Ordering};
 
 pub(crate) struct Places {
@@ -25,21 +40,51 @@ pub(crate) struct Places {
     used: AtomicUsize,
     #[cfg(not(corepool_loom))]
     room: event_listener::Event,
+    /// Refuse while the last start had waited longer than this.
+    wait_target: Option<Duration>,
+    /// How long the last job a worker took from the queue had waited (ns).
+    last_wait: AtomicU64,
 }
 
 impl Places {
-    /// The places of a queue of `capacity` jobs, or unbounded.
-    pub(crate) fn new(capacity: Option<usize>) -> Self {
+    /// The places of a queue of `capacity` jobs, or unbounded, admitting
+    /// while the queue's wait is below `wait_target`.
+    pub(crate) fn new(capacity: Option<usize>, wait_target: Option<Duration>) -> Self {
         Places {
             capacity,
             used: AtomicUsize::new(0),
             #[cfg(not(corepool_loom))]
             room: event_listener::Event::new(),
+            wait_target,
+            last_wait: AtomicU64::new(0),
         }
     }
 
-    /// Takes a place: `false` when the queue is full.
+    /// A worker took a job from the queue that had waited `queued`: the
+    /// estimate admission by queue wait reads.
+    pub(crate) fn started_after(&self, queued: Duration) {
+        if self.wait_target.is_some() {
+            let ns = u64::try_from(queued.as_nanos()).unwrap_or(u64::MAX);
+            self.last_wait
+                .store(ns, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the queue's wait is above the target now.
+    fn over_target(&self) -> bool {
+        let Some(target) = self.wait_target else {
+            return false;
+        };
+        let waited = self.last_wait.load(std::sync::atomic::Ordering::Relaxed);
+        self.used() > 0 && u128::from(waited) > target.as_nanos()
+    }
+
+    /// Takes a place: `false` when the queue is full (or its wait above the
+    /// target).
     pub(crate) fn try_take(&self) -> bool {
+        if self.over_target() {
+            return false;
+        }
         let Some(capacity) = self.capacity else {
             self.used.fetch_add(1, Ordering::Relaxed);
             return true;
@@ -61,11 +106,17 @@ impl Places {
         }
     }
 
+    /// Takes a place beyond the capacity (the rest of a map admitted
+    /// whole through a permit).
+    pub(crate) fn take_forced(&self) {
+        self.used.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Gives a place back, waking one submitter that waits for room.
     pub(crate) fn give_back(&self) {
         self.used.fetch_sub(1, Ordering::Relaxed);
         #[cfg(not(corepool_loom))]
-        if self.capacity.is_some() {
+        if self.capacity.is_some() || self.wait_target.is_some() {
             self.room.notify_additional(1);
         }
     }
@@ -101,6 +152,12 @@ impl Places {
             #[cfg(corepool_loom)]
             loom::thread::yield_now();
         }
+    }
+
+    /// Whether a place would be refused now (full, or the wait above the
+    /// target).
+    pub(crate) fn is_full(&self) -> bool {
+        self.over_target() || self.room() == Some(0)
     }
 
     /// Jobs waiting for a worker now.

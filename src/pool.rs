@@ -12,10 +12,13 @@ use crate::blocking;
 use crate::builder::PoolBuilder;
 use crate::error::{BuildError, JoinError, SubmitError, WaitError, WouldDeadlock};
 use crate::imap::{self, Imap, ImapUnordered, Input};
+use crate::job::LaneRef;
+use crate::lane::Lane;
+use crate::permit::{Permit, Reserve, ReserveError};
 use crate::registry::{Owner, Registry};
 use crate::result::AsyncResult;
 use crate::work::sealed::{Door, Mode};
-use crate::work::{Map, Stateless, Submit, Work};
+use crate::work::{Map, Stateless, Submit, Work, admitted};
 use crate::worker;
 
 /// A pool of dedicated CPU worker threads with Python's `multiprocessing.Pool`
@@ -64,6 +67,8 @@ use crate::worker;
 #[derive(Clone)]
 pub struct Pool {
     handle: Arc<Owner>,
+    /// The lane this handle submits into, if it is a lane's view.
+    lane: Option<LaneRef>,
 }
 
 impl Pool {
@@ -102,6 +107,7 @@ impl Pool {
     pub(crate) fn from_registry(registry: Arc<Registry>) -> Pool {
         Pool {
             handle: Arc::new(Owner { registry }),
+            lane: None,
         }
     }
 
@@ -113,6 +119,14 @@ impl Pool {
         &self.handle
     }
 
+    /// Whose jobs this handle's `imap`s make.
+    fn target(&self) -> imap::Target {
+        imap::Target {
+            stateful: false,
+            lane: self.lane.clone(),
+        }
+    }
+
     pub(crate) fn id(&self) -> u64 {
         self.handle.registry.id
     }
@@ -122,6 +136,7 @@ impl Pool {
             registry: self.registry(),
             stateful,
             mode,
+            lane: self.lane.as_ref(),
         }
     }
 
@@ -150,25 +165,15 @@ impl Pool {
         self.handle.registry.workers
     }
 
-    /// The number of jobs (single tasks or map chunks) waiting for a worker.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = corepool::Pool::new(1)?;
-    /// assert_eq!(pool.queued(), 0);
-    /// # Ok::<(), corepool::BuildError>(())
-    /// ```
-    pub fn queued(&self) -> usize {
-        self.handle.registry.queued()
-    }
-
     /// A snapshot of the pool's counters: workers, busy workers, queued
     /// jobs, and monotonic counts of submitted, rejected, completed, failed
-    /// and cancelled jobs with their total queue wait and run time (see
-    /// [`Metrics`](crate::Metrics)). Cheap: relaxed loads of a few counters
-    /// per worker, no lock. When the pool is idle, `submitted == completed +
-    /// failed + cancelled`.
+    /// and cancelled jobs with their queue wait and run time, totals and
+    /// distributions (see [`Metrics`](crate::Metrics)). Cheap: relaxed loads
+    /// of the counters of each worker, no lock. When the pool is idle,
+    /// `submitted == completed + failed + cancelled`.
+    ///
+    /// On a lane's view ([`lane`](Pool::lane)) the counts are the lane's
+    /// own: its jobs, its busy workers, its queued jobs.
     ///
     /// # Examples
     ///
@@ -182,12 +187,60 @@ impl Pool {
     /// ```
     pub fn metrics(&self) -> crate::Metrics {
         let registry = self.registry();
-        crate::Metrics::collect(
-            registry.workers,
-            registry.queued(),
-            &registry.stats,
-            &registry.worker_stats,
-        )
+        match &self.lane {
+            None => crate::Metrics::collect(
+                registry.workers,
+                registry.queued(),
+                &registry.stats,
+                registry.worker_stats.iter().map(|w| &**w),
+                None,
+            ),
+            Some(lane) => crate::Metrics::collect(
+                registry.workers,
+                lane.queued(),
+                &lane.shared,
+                [&lane.stats],
+                Some(lane.stats.running()),
+            ),
+        }
+    }
+
+    /// A view of this pool that submits into a priority lane: the same
+    /// workers, queue and lifecycle, with the lane's [`Priority`](crate::Priority)
+    /// (its queued jobs start before or after others) and parallelism cap
+    /// (its jobs never occupy more than `max_workers` workers at once, so
+    /// batch work cannot take the workers interactive work needs). Every
+    /// method works on the view, Python's eight names included; its
+    /// [`metrics`](Pool::metrics) are the lane's. A lane costs an
+    /// allocation and needs no closing; [`close`](Pool::close) and
+    /// [`terminate`](Pool::terminate) on a view act on the whole pool.
+    /// A view of a view is a view of the pool in the new lane.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] if the lane's `max_workers` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corepool::{Lane, Pool, Priority};
+    ///
+    /// let pool = Pool::new(2)?;
+    /// let batch = pool.lane(Lane::new("batch").max_workers(1).priority(Priority::Low))?;
+    /// let nightly = batch.map_async(|x: u64| x * x, 0..1_000);
+    /// assert_eq!(pool.apply(|| "served first")?, "served first");
+    /// assert_eq!(nightly.get()?.len(), 1_000);
+    /// assert!(batch.metrics().completed >= 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lane(&self, lane: Lane) -> Result<Pool, BuildError> {
+        if lane.cap() == Some(0) {
+            return Err(BuildError::zero_lane_workers());
+        }
+        Ok(Pool {
+            handle: self.handle.clone(),
+            lane: Some(self.registry().add_lane(lane)),
+        })
     }
 
     /// Whether [`close`](Pool::close) or [`terminate`](Pool::terminate) was
@@ -344,39 +397,74 @@ impl Pool {
     }
 }
 
-// ===== building =====
+// ===== the door =====
 
-impl PoolBuilder {
-    /// Starts the worker threads and returns the pool once every one of them
-    /// has run its initializer.
+impl Pool {
+    /// Waits for a place in the bounded queue and holds it: the
+    /// [`Permit`] then submits work that cannot be refused for lack of room
+    /// (an unbounded queue always has room). For admission that must
+    /// happen before the work exists: a `tower` service's `poll_ready`, a
+    /// consumer that takes a message from a broker only once the pool can
+    /// run it. [`submit`](Pool::submit) is this with the work in hand.
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] if `workers` is 0 or above
-    /// [`MAX_WORKERS`](crate::MAX_WORKERS), `max_tasks_per_worker` is 0,
-    /// `queue_capacity` is 0 or above
-    /// [`MAX_QUEUE_CAPACITY`](crate::MAX_QUEUE_CAPACITY), a thread name
-    /// contains a NUL byte or the name function panics, the OS refuses a
-    /// thread (too many threads, a stack size it cannot map...), or the
-    /// initializer panics. The threads already
-    /// started are then shut down and joined before `build` returns.
+    /// [`ReserveError::Closed`] if the pool is closed before a place frees.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it resolves holds nothing (see [`Reserve`]).
     ///
     /// # Examples
     ///
     /// ```
-    /// assert!(corepool::Pool::builder().workers(0).build().is_err());
-    /// let pool = corepool::Pool::builder().workers(2).build()?;
-    /// assert_eq!(pool.map(|x: u8| x + 1, [1, 2, 3])?, [2, 3, 4]);
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = corepool::Pool::builder().workers(2).queue_capacity(8).build()?;
+    /// let mut results = Vec::new();
+    /// for i in 0..32_u64 {
+    ///     let permit = pool.reserve().await?; // backpressure: waits while full
+    ///     results.push(permit.spawn(move || i * i));
+    /// }
+    /// let mut sum = 0;
+    /// for r in results {
+    ///     sum += r.await?;
+    /// }
+    /// assert_eq!(sum, (0..32).map(|i| i * i).sum::<u64>());
+    /// # Ok(()) }
+    /// ```
+    pub fn reserve(&self) -> Reserve {
+        Reserve::new(self.registry().clone(), self.lane.clone())
+    }
+
+    /// Takes a place in the bounded queue now, or refuses at once: the
+    /// [`Permit`] then submits work that cannot be refused for lack of
+    /// room. [`offer`](Pool::offer) is this with the work in hand.
+    ///
+    /// # Errors
+    ///
+    /// [`ReserveError::Full`] when the queue is full (or its wait above the
+    /// [`queue_wait_target`](PoolBuilder::queue_wait_target)),
+    /// [`ReserveError::Closed`] after [`close`](Pool::close) or
+    /// [`terminate`](Pool::terminate).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder().workers(1).queue_capacity(2).build()?;
+    /// let (a, b) = (pool.try_reserve()?, pool.try_reserve()?);
+    /// assert!(pool.try_reserve().unwrap_err().is_full()); // a 503, before any work is built
+    /// assert_eq!(a.spawn(|| 1).get()?, 1);
+    /// drop(b); // its place is given back
+    /// assert!(pool.try_reserve().is_ok());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn build(self) -> Result<Pool, BuildError> {
-        self.start(None).map(Pool::from_registry)
+    pub fn try_reserve(&self) -> Result<Permit, ReserveError> {
+        self.registry()
+            .try_reserve()
+            .map(|()| Permit::new(self.registry().clone(), self.lane.clone()))
+            .map_err(ReserveError::from_refused)
     }
-}
 
-// ===== the door =====
-
-impl Pool {
     /// Submits `work` and returns its [`AsyncResult`] at once; the work
     /// starts whether or not the result is awaited. On a bounded queue
     /// that is full, the work is **shed**: it never runs, and its result
@@ -753,7 +841,7 @@ impl Pool {
         F: Fn(In::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        imap::ordered(&self.handle, f, input.into_stream(), false)
+        imap::ordered(&self.handle, f, input.into_stream(), self.target())
     }
 
     /// Like [`imap`](Pool::imap), but yields each result as soon as its
@@ -777,17 +865,7 @@ impl Pool {
         F: Fn(In::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        imap::unordered(&self.handle, f, input.into_stream(), false)
-    }
-}
-
-/// The result of work submitted in a mode that never refuses.
-pub(crate) fn admitted<W, T, E>(
-    started: Result<AsyncResult<T, E>, SubmitError<W>>,
-) -> AsyncResult<T, E> {
-    match started {
-        Ok(result) => result,
-        Err(_) => unreachable!("only `offer` refuses"),
+        imap::unordered(&self.handle, f, input.into_stream(), self.target())
     }
 }
 
@@ -795,7 +873,8 @@ impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
             .field("workers", &self.workers())
-            .field("queued", &self.queued())
+            .field("lane", &self.lane.as_ref().map(|lane| &lane.name))
+            .field("queued", &self.handle.registry.queued())
             .field("closed", &self.is_closed())
             .field("terminated", &self.handle.registry.is_terminated())
             .finish()

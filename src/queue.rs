@@ -6,6 +6,11 @@
 //! capacity is counted in `places.rs`, where a claimed job gives its place
 //! back at once.
 //!
+//! There is one channel per [`Priority`](crate::Priority); a worker takes
+//! from the highest non-empty one, so queued work of a higher priority
+//! always starts first (lanes, `lane.rs`). Trying an empty channel is a
+//! couple of loads, so the levels cost little when only one is used.
+//!
 //! Normally this is an `async-channel`. Under `cfg(corepool_loom)` it is a
 //! `Mutex<VecDeque>` with the same contract, so the loom models of
 //! close/terminate racing submission (`src/tests/loom_registry.rs`) can
@@ -13,6 +18,9 @@
 //! to get right, and is linearizable, which the stand-in is too.
 
 use crate::job::Job;
+
+/// Priority levels: one channel each, highest first.
+const LEVELS: usize = 3;
 
 /// Why [`Queue::try_pop`] returned nothing.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,8 +33,7 @@ pub(crate) enum Empty {
 
 #[cfg(not(corepool_loom))]
 pub(crate) struct Queue {
-    sender: async_channel::Sender<Job>,
-    receiver: async_channel::Receiver<Job>,
+    levels: [Level; LEVELS],
     /// Workers asleep in `pop_blocking` (see the protocol there).
     sleepers: std::sync::atomic::AtomicUsize,
     bed: std::sync::Mutex<()>,
@@ -34,21 +41,33 @@ pub(crate) struct Queue {
 }
 
 #[cfg(not(corepool_loom))]
+struct Level {
+    sender: async_channel::Sender<Job>,
+    receiver: async_channel::Receiver<Job>,
+}
+
+#[cfg(not(corepool_loom))]
 impl Queue {
     pub(crate) fn new() -> Self {
-        let (sender, receiver) = async_channel::unbounded();
+        let level = || {
+            let (sender, receiver) = async_channel::unbounded();
+            Level { sender, receiver }
+        };
         Queue {
-            sender,
-            receiver,
+            levels: [level(), level(), level()],
             sleepers: std::sync::atomic::AtomicUsize::new(0),
             bed: std::sync::Mutex::new(()),
             wake: std::sync::Condvar::new(),
         }
     }
 
-    /// Queues `job`, or hands it back if the queue is closed.
-    pub(crate) fn push(&self, job: Job) -> Result<(), Job> {
-        self.sender.try_send(job).map_err(|e| e.into_inner())?;
+    /// Queues `job` at priority `level`, or hands it back if the queue is
+    /// closed.
+    pub(crate) fn push(&self, job: Job, level: usize) -> Result<(), Job> {
+        self.levels[level]
+            .sender
+            .try_send(job)
+            .map_err(|e| e.into_inner())?;
         // Dekker with the sleeper's fence (see `pop_blocking`): either this
         // load sees its count, or its look at the channel sees the job.
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
@@ -59,11 +78,17 @@ impl Queue {
         Ok(())
     }
 
+    /// The next job of the highest priority there is.
     pub(crate) fn try_pop(&self) -> Result<Job, Empty> {
-        self.receiver.try_recv().map_err(|e| match e {
-            async_channel::TryRecvError::Empty => Empty::Now,
-            async_channel::TryRecvError::Closed => Empty::Forever,
-        })
+        let mut empty = Empty::Forever;
+        for level in &self.levels {
+            match level.receiver.try_recv() {
+                Ok(job) => return Ok(job),
+                Err(async_channel::TryRecvError::Empty) => empty = Empty::Now,
+                Err(async_channel::TryRecvError::Closed) => {}
+            }
+        }
+        Err(empty)
     }
 
     /// Blocks until a job arrives; `None` once closed and drained.
@@ -114,42 +139,45 @@ impl Queue {
     /// Closes the queue; `true` if this call closed it. Wakes every
     /// sleeping worker to drain what is left and exit.
     pub(crate) fn close(&self) -> bool {
-        let closed = self.sender.close();
+        let mut closed = false;
+        for level in &self.levels {
+            closed |= level.sender.close();
+        }
         let _bed = crate::sync::lock(&self.bed);
         self.wake.notify_all();
         closed
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.sender.is_closed()
+        self.levels[LEVELS - 1].sender.is_closed()
     }
 }
 
 #[cfg(corepool_loom)]
 pub(crate) struct Queue {
-    inner: crate::sync::Mutex<(std::collections::VecDeque<Job>, bool)>,
+    inner: crate::sync::Mutex<([std::collections::VecDeque<Job>; LEVELS], bool)>,
 }
 
 #[cfg(corepool_loom)]
 impl Queue {
     pub(crate) fn new() -> Self {
         Queue {
-            inner: crate::sync::Mutex::new((std::collections::VecDeque::new(), false)),
+            inner: crate::sync::Mutex::new((Default::default(), false)),
         }
     }
 
-    pub(crate) fn push(&self, job: Job) -> Result<(), Job> {
+    pub(crate) fn push(&self, job: Job, level: usize) -> Result<(), Job> {
         let mut inner = crate::sync::lock(&self.inner);
         if inner.1 {
             return Err(job);
         }
-        inner.0.push_back(job);
+        inner.0[level].push_back(job);
         Ok(())
     }
 
     pub(crate) fn try_pop(&self) -> Result<Job, Empty> {
         let mut inner = crate::sync::lock(&self.inner);
-        match inner.0.pop_front() {
+        match inner.0.iter_mut().find_map(|level| level.pop_front()) {
             Some(job) => Ok(job),
             None if inner.1 => Err(Empty::Forever),
             None => Err(Empty::Now),

@@ -36,15 +36,18 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::Weak;
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
 use std::sync::atomic::{AtomicBool as StdAtomicBool, Ordering::Relaxed};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
 
 use crate::cost::ItemCost;
 use crate::error::{Cancellation, SubmitError};
-use crate::job::{Job, Worker};
+use crate::job::{Job, LaneRef, Worker};
+use crate::lane::{Lane, LaneCore};
 use crate::metrics::{SharedStats, WorkerStats};
 use crate::places::Places;
 use crate::queue::{Empty, Queue};
@@ -99,6 +102,19 @@ pub(crate) struct Registry {
     /// `map/mod.rs`).
     pub(crate) item_cost: Arc<ItemCost>,
     pub(crate) worker_stats: Vec<Arc<WorkerStats>>,
+    /// A job that waited longer than this never runs.
+    max_queue_wait: Option<Duration>,
+    /// The lanes made on this pool, for `terminate` to reach their parked
+    /// jobs (dead ones are pruned when a lane is made).
+    lanes: Mutex<Vec<Weak<LaneCore<Job>>>>,
+}
+
+/// The admission options of a registry.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Admission {
+    pub(crate) capacity: Option<usize>,
+    pub(crate) wait_target: Option<Duration>,
+    pub(crate) max_queue_wait: Option<Duration>,
 }
 
 /// The threads to join: the current one of each worker index, and the
@@ -127,13 +143,13 @@ impl Drop for Owner {
 impl Registry {
     /// A registry with no threads yet, and the shutdown sender every worker
     /// must hold a clone of.
-    pub(crate) fn new(workers: usize, capacity: Option<usize>) -> (Arc<Self>, Sender<()>) {
+    pub(crate) fn new(workers: usize, admission: Admission) -> (Arc<Self>, Sender<()>) {
         let (shutdown_tx, shutdown) = async_channel::bounded(1);
         let registry = Registry {
             id: NEXT_POOL_ID.fetch_add(1, Relaxed),
             workers,
             queue: Queue::new(),
-            places: Places::new(capacity),
+            places: Places::new(admission.capacity, admission.wait_target),
             terminated: Arc::new(StdAtomicBool::new(false)),
             next_job: StdAtomicU64::new(0),
             shutdown,
@@ -141,6 +157,8 @@ impl Registry {
             stats: SharedStats::default(),
             item_cost: Arc::default(),
             worker_stats: (0..workers).map(|_| Arc::default()).collect(),
+            max_queue_wait: admission.max_queue_wait,
+            lanes: Mutex::new(Vec::new()),
         };
         (Arc::new(registry), shutdown_tx)
     }
@@ -179,9 +197,22 @@ impl Registry {
         }
     }
 
-    /// Counts one refusal (a job, or a map refused before it was cut).
-    pub(crate) fn count_rejected(&self) {
+    /// Makes a lane of this pool.
+    pub(crate) fn add_lane(&self, lane: Lane) -> LaneRef {
+        let lane = Arc::new(lane.into_core());
+        let mut lanes = sync::lock(&self.lanes);
+        lanes.retain(|lane| lane.strong_count() > 0);
+        lanes.push(Arc::downgrade(&lane));
+        lane
+    }
+
+    /// Counts one refusal (a job, or a map refused before it was cut), in
+    /// the pool and its lane.
+    pub(crate) fn count_rejected(&self, lane: Option<&LaneRef>) {
         self.stats.rejected.fetch_add(1, Relaxed);
+        if let Some(lane) = lane {
+            lane.shared.rejected.fetch_add(1, Relaxed);
+        }
     }
 
     pub(crate) fn next_job_id(&self) -> u64 {
@@ -190,8 +221,9 @@ impl Registry {
 
     /// Queues a job, or says why not. Counts it as submitted or rejected.
     pub(crate) fn push(&self, job: Job) -> Result<(), Refused> {
+        let lane = job.head().lane().cloned();
         self.try_push(job).inspect_err(|_| {
-            self.count_rejected();
+            self.count_rejected(lane.as_ref());
         })
     }
 
@@ -208,13 +240,63 @@ impl Registry {
         self.enqueue(job)
     }
 
+    /// Takes a place for a permit: the refusal `try_push` would make.
+    pub(crate) fn try_reserve(&self) -> Result<(), Refused> {
+        if self.queue.is_closed() {
+            return Err(Refused::Closed);
+        }
+        if !self.places.try_take() {
+            return Err(Refused::Full);
+        }
+        Ok(())
+    }
+
+    /// Takes a place for a permit once one is free; `Err(Closed)` if the
+    /// pool closes first.
+    pub(crate) async fn reserve(&self) -> Result<(), Refused> {
+        let closed = || self.queue.is_closed();
+        if self.places.take_when_free(closed).await {
+            Ok(())
+        } else {
+            Err(Refused::Closed)
+        }
+    }
+
+    /// Gives back a place a permit held unused.
+    pub(crate) fn unreserve(&self) {
+        self.places.give_back();
+    }
+
+    /// Queues a job on a place already taken (a permit's, or one taken
+    /// beyond the capacity when `forced`). A queue closed meanwhile
+    /// resolves the job as cancelled (`PoolClosed`).
+    pub(crate) fn push_placed(&self, job: Job, forced: bool) {
+        if forced {
+            self.places.take_forced();
+        }
+        if let Err(why) = self.enqueue(job.clone()) {
+            self.count_rejected(job.head().lane());
+            job.reject(&self.places, why.cancellation());
+        }
+    }
+
     /// Queues a job that holds a place; gives the place back if the queue
     /// closed meanwhile.
     fn enqueue(&self, job: Job) -> Result<(), Refused> {
-        job.head().set_placed();
-        match self.queue.push(job) {
+        let head = job.head();
+        head.set_placed();
+        let lane = head.lane().cloned();
+        let level = lane.as_ref().map_or(1, |lane| lane.priority.level());
+        if let Some(lane) = &lane {
+            // Before the push: a worker may claim it at once.
+            lane.queued_one();
+        }
+        match self.queue.push(job, level) {
             Ok(()) => {
                 self.stats.submitted.fetch_add(1, Relaxed);
+                if let Some(lane) = &lane {
+                    lane.shared.submitted.fetch_add(1, Relaxed);
+                }
                 Ok(())
             }
             Err(job) => {
@@ -240,7 +322,7 @@ impl Registry {
             Ok(()) => {}
             Err(Refused::Full) if job.may_run_inline() => self.run_here(job, index, generation),
             Err(why) => {
-                self.count_rejected();
+                self.count_rejected(job.head().lane());
                 job.reject(&self.places, why.cancellation());
             }
         }
@@ -254,13 +336,14 @@ impl Registry {
     ) -> impl Future<Output = Result<(), Refused>> + Send + 'static {
         let registry = self.clone();
         async move {
+            let lane = job.head().lane().cloned();
             let closed = || registry.queue.is_closed();
             if !registry.places.take_when_free(closed).await {
-                registry.count_rejected();
+                registry.count_rejected(lane.as_ref());
                 return Err(Refused::Closed);
             }
             registry.enqueue(job).inspect_err(|_| {
-                registry.count_rejected();
+                registry.count_rejected(lane.as_ref());
             })
         }
     }
@@ -270,13 +353,10 @@ impl Registry {
     /// not be queued): counted as submitted, never queued.
     pub(crate) fn run_here(&self, job: Job, index: usize, generation: u64) {
         self.stats.submitted.fetch_add(1, Relaxed);
-        let worker = Worker {
-            places: &self.places,
-            stats: &self.worker_stats[index],
-            index,
-            generation,
-            inline: true,
-        };
+        if let Some(lane) = job.head().lane() {
+            lane.shared.submitted.fetch_add(1, Relaxed);
+        }
+        let worker = self.worker(index, generation, true);
         unwind::quietly(move || {
             job.run(&worker);
         });
@@ -314,6 +394,15 @@ impl Registry {
         while let Ok(job) = self.queue.try_pop() {
             cancelled += u64::from(self.cancel(job));
         }
+        let lanes: Vec<_> = sync::lock(&self.lanes)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for lane in lanes {
+            for job in lane.take_parked() {
+                cancelled += u64::from(self.cancel(job));
+            }
+        }
         tracing::debug!(pool = self.id, cancelled, "pool terminated");
     }
 
@@ -321,6 +410,7 @@ impl Registry {
     /// was still unclaimed. A panic from a captured value's `Drop` does not
     /// escape into the caller.
     fn cancel(&self, job: Job) -> bool {
+        let lane = job.head().lane().cloned();
         let mut claimed = false;
         unwind::quietly(|| {
             claimed = job.reject(&self.places, Cancellation::Terminated);
@@ -328,25 +418,54 @@ impl Registry {
         });
         if claimed {
             self.stats.cancelled.fetch_add(1, Relaxed);
+            if let Some(lane) = lane {
+                lane.shared.cancelled.fetch_add(1, Relaxed);
+            }
         }
         claimed
     }
 
-    /// Runs a job popped by worker `index`, or cancels it after `terminate`.
-    /// The job is dropped inside the guard too: the last reference to it
-    /// may drop a user value whose `Drop` panics.
-    pub(crate) fn execute(&self, job: Job, index: usize, generation: u64) {
-        if self.is_terminated() {
-            self.cancel(job);
-            return;
-        }
-        let worker = Worker {
+    /// The worker `index` as a job sees it.
+    pub(crate) fn worker(&self, index: usize, generation: u64, inline: bool) -> Worker<'_> {
+        Worker {
             places: &self.places,
             stats: &self.worker_stats[index],
             index,
             generation,
-            inline: false,
+            inline,
+            max_queue_wait: self.max_queue_wait,
+        }
+    }
+
+    /// Runs a job popped by worker `index`, or cancels it after `terminate`;
+    /// returns how many jobs the worker ran. A job of a capped lane at its
+    /// cap is parked instead (0 run), and a worker that ran a job of a
+    /// capped lane runs the lane's parked jobs next (see `lane.rs`).
+    pub(crate) fn execute(&self, job: Job, index: usize, generation: u64) -> usize {
+        let lane = job.head().lane().filter(|lane| lane.is_capped()).cloned();
+        let Some(lane) = lane else {
+            self.execute_one(job, index, generation);
+            return 1;
         };
+        let mut next = lane.admit(job);
+        let mut ran = 0;
+        while let Some(job) = next {
+            self.execute_one(job, index, generation);
+            ran += 1;
+            next = lane.next();
+        }
+        ran
+    }
+
+    /// Runs one job, or cancels it after `terminate`. The job is dropped
+    /// inside the guard too: the last reference to it may drop a user value
+    /// whose `Drop` panics.
+    fn execute_one(&self, job: Job, index: usize, generation: u64) {
+        if self.is_terminated() {
+            self.cancel(job);
+            return;
+        }
+        let worker = self.worker(index, generation, false);
         unwind::quietly(move || {
             job.run(&worker);
         });

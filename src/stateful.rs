@@ -48,19 +48,22 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use std::sync::Arc;
-
 use crate::args::StateTupleFn;
-use crate::builder::PoolBuilder;
-use crate::error::BuildError;
+
 use crate::error::{SubmitError, WaitError};
 use crate::imap::{self, Imap, ImapUnordered, Input};
-use crate::pool::{Pool, admitted};
+use crate::pool::Pool;
 use crate::result::AsyncResult;
 use crate::state;
-use crate::state::MakeState;
+use crate::work::admitted;
 use crate::work::sealed::Mode;
 use crate::work::{Map, State, StateWork, Submit};
+
+/// A stateful pool's `imap` chunks borrow their worker's state.
+const STATEFUL: imap::Target = imap::Target {
+    stateful: true,
+    lane: None,
+};
 
 /// A pool whose workers each own a value of type `S`, made by the function
 /// given to [`PoolBuilder::build_with_state`](crate::PoolBuilder::build_with_state)
@@ -130,44 +133,6 @@ impl<S> StatefulPool<S> {
 }
 
 // ===== building =====
-
-impl PoolBuilder {
-    /// Builds a [`StatefulPool`]: each worker owns a value of your type,
-    /// made by `state(index)` on the worker's own thread when it starts
-    /// (after the initializer; again on a recycled worker), and the
-    /// pool's stateful tasks get `&mut` to their worker's value.
-    ///
-    /// # Errors
-    ///
-    /// As [`build`](Self::build); a `state` function that panics fails the
-    /// build like a panicking initializer
-    /// ([`BuildError::is_initializer_panic`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = corepool::Pool::builder()
-    ///     .workers(2)
-    ///     .build_with_state(|_worker| Vec::<u8>::with_capacity(1 << 16))?;
-    /// // Each task reuses its worker's scratch buffer instead of allocating.
-    /// let lengths = pool.map(|buf: &mut Vec<u8>, n: usize| {
-    ///     buf.clear();
-    ///     buf.resize(n, 0);
-    ///     buf.len()
-    /// }, [3, 1, 4])?;
-    /// assert_eq!(lengths, [3, 1, 4]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn build_with_state<S, F>(self, state: F) -> Result<StatefulPool<S>, BuildError>
-    where
-        S: 'static,
-        F: Fn(usize) -> S + Send + Sync + 'static,
-    {
-        let make: MakeState = Arc::new(move |index| Box::new(state(index)));
-        self.start(Some(make))
-            .map(|registry| StatefulPool::new(Pool::from_registry(registry)))
-    }
-}
 
 // ===== the door =====
 
@@ -426,7 +391,7 @@ impl<S: 'static> StatefulPool<S> {
         T: Send + 'static,
     {
         let f = move |item| state::with(|s: &mut S| f(s, item));
-        imap::ordered(self.pool.owner(), f, input.into_stream(), true)
+        imap::ordered(self.pool.owner(), f, input.into_stream(), STATEFUL)
     }
 
     /// [`Pool::imap_unordered`] with the worker's state.
@@ -450,7 +415,7 @@ impl<S: 'static> StatefulPool<S> {
         T: Send + 'static,
     {
         let f = move |item| state::with(|s: &mut S| f(s, item));
-        imap::unordered(self.pool.owner(), f, input.into_stream(), true)
+        imap::unordered(self.pool.owner(), f, input.into_stream(), STATEFUL)
     }
 }
 

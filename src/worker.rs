@@ -260,8 +260,8 @@ impl Spawner {
 /// thread has run `max_tasks` jobs.
 pub(crate) fn run(registry: &Registry, index: usize, generation: u64, max_tasks: Option<usize>) {
     while let Some(job) = next_job(registry) {
-        registry.execute(job, index, generation);
-        count_job();
+        let ran = registry.execute(job, index, generation);
+        JOBS_RUN.with(|n| n.set(n.get() + ran));
         if max_tasks.is_some_and(|max| JOBS_RUN.with(Cell::get) >= max) {
             return;
         }

@@ -34,7 +34,7 @@ fn offer_refuses_at_once_and_hands_the_closure_back() {
                 .expect("room for two")
             })
             .collect();
-        assert_eq!(pool.queued(), 2);
+        assert_eq!(pool.metrics().queued, 2);
         let r = ran.clone();
         match pool.offer(move || {
             r.bump();
@@ -112,7 +112,7 @@ fn a_map_that_does_not_fit_is_shed_and_nothing_exceeds_the_bound() {
         let pool = bounded(2, 4);
         let busy = occupy(&pool, 2);
         let mut map = pool.spawn(Map::new(|x: u32| x, 0..10).chunksize(1));
-        assert!(pool.queued() <= 4);
+        assert!(pool.metrics().queued <= 4);
         busy.release();
         let err = map.get().unwrap_err();
         assert_eq!(
@@ -122,7 +122,7 @@ fn a_map_that_does_not_fit_is_shed_and_nothing_exceeds_the_bound() {
         // The shed map's queued chunks are skipped as the workers reach them;
         // once they have, a map that fits runs as usual.
         let deadline = std::time::Instant::now() + LIMIT;
-        while pool.queued() > 0 && std::time::Instant::now() < deadline {
+        while pool.metrics().queued > 0 && std::time::Instant::now() < deadline {
             std::thread::yield_now();
         }
         assert_eq!(pool.map(|x: u32| x * 2, 0..4).unwrap(), [0, 2, 4, 6]);
@@ -149,7 +149,7 @@ fn a_default_map_fits_the_free_room_instead_of_being_shed() {
         let busy = occupy(&pool, 2);
         let queued = pool.apply_async(|| 0_u64);
         let mut map = pool.map_async(|x: u64| x + 1, 0..100_u64);
-        assert!(pool.queued() <= 2);
+        assert!(pool.metrics().queued <= 2);
         // Queue full: shed.
         let mut shed = pool.map_async(|x: u64| x, 0..100_u64);
         assert_eq!(
@@ -171,7 +171,7 @@ fn imap_waits_for_room_instead_of_shedding() {
         let out: Vec<u64> = pool
             .imap(
                 move |x: u64| {
-                    m.fetch_max(p.queued(), Ordering::SeqCst);
+                    m.fetch_max(p.metrics().queued, Ordering::SeqCst);
                     x + 1
                 },
                 0..500,
@@ -210,7 +210,7 @@ fn many_tasks_offering_at_once_never_overfill_the_queue() {
         }
         assert_eq!(accepted.len(), 8, "exactly the capacity was accepted");
         assert_eq!(full, 56);
-        assert!(pool.queued() <= 8);
+        assert!(pool.metrics().queued <= 8);
         busy.release();
         for r in accepted {
             tokio::time::timeout(LIMIT, r).await.unwrap().unwrap();

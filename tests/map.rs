@@ -35,7 +35,11 @@ fn one_job_per_chunk() {
         let pool = Pool::new(1).unwrap();
         let busy = occupy(&pool, 1);
         let mut r = pool.spawn(Map::new(|x: u32| x, 0..10).chunksize(3));
-        assert_eq!(pool.queued(), 4, "10 items in chunks of 3 make 4 jobs");
+        assert_eq!(
+            pool.metrics().queued,
+            4,
+            "10 items in chunks of 3 make 4 jobs"
+        );
         busy.release();
         assert_eq!(r.get().unwrap(), (0..10).collect::<Vec<_>>());
     });
@@ -49,7 +53,7 @@ fn default_chunksize_makes_sixteen_chunks_per_worker() {
         // ⌈100 / (16 × 2)⌉ = 4 items a chunk: 25 jobs (Python's rule would
         // make 8).
         let mut r = pool.map_async(|x: u32| x, 0..100);
-        assert_eq!(pool.queued(), 25);
+        assert_eq!(pool.metrics().queued, 25);
         busy.release();
         assert_eq!(r.get().unwrap().len(), 100);
     });

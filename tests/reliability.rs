@@ -187,7 +187,7 @@ fn many_nested_applies_leave_nothing_queued() {
         // apply ran right there, unqueued).
         let mut most = 0;
         while is_done.try_recv().is_err() {
-            most = most.max(watcher.queued());
+            most = most.max(watcher.metrics().queued);
             std::thread::sleep(Duration::from_micros(200));
         }
         let mut task = task;

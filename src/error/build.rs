@@ -25,6 +25,9 @@ enum BuildErrorKind {
     ZeroWorkers,
     ZeroMaxTasks,
     ZeroCapacity,
+    /// A zero `max_queue_wait` or `queue_wait_target` (named).
+    ZeroWait(&'static str),
+    ZeroLaneWorkers,
     CapacityTooLarge(usize),
     TooManyWorkers(usize),
     ThreadName(usize),
@@ -53,6 +56,18 @@ impl BuildError {
     pub(crate) fn zero_capacity() -> Self {
         BuildError {
             kind: BuildErrorKind::ZeroCapacity,
+        }
+    }
+
+    pub(crate) fn zero_wait(option: &'static str) -> Self {
+        BuildError {
+            kind: BuildErrorKind::ZeroWait(option),
+        }
+    }
+
+    pub(crate) fn zero_lane_workers() -> Self {
+        BuildError {
+            kind: BuildErrorKind::ZeroLaneWorkers,
         }
     }
 
@@ -135,6 +150,13 @@ impl fmt::Display for BuildError {
             BuildErrorKind::ZeroMaxTasks => f.write_str("max_tasks_per_worker must be at least 1"),
 
             BuildErrorKind::ZeroCapacity => f.write_str("queue_capacity must be at least 1"),
+            BuildErrorKind::ZeroWait(option) => write!(
+                f,
+                "{option} must be above zero (zero would refuse every job that waits at all)"
+            ),
+            BuildErrorKind::ZeroLaneWorkers => {
+                f.write_str("a lane needs at least one worker (max_workers = 0)")
+            }
             BuildErrorKind::CapacityTooLarge(n) => write!(
                 f,
                 "a queue_capacity of {n} is more than a queue may have (at most {})",

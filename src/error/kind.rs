@@ -62,6 +62,14 @@ pub enum Cancellation {
     Abandoned,
     /// The pool's queue was full (a pool built with
     /// [`queue_capacity`](crate::PoolBuilder::queue_capacity)): the work was
-    /// shed, never queued.
+    /// shed, never queued. Also the reason when the queue's wait was above
+    /// the pool's [`queue_wait_target`](crate::PoolBuilder::queue_wait_target).
     QueueFull,
+    /// Its deadline passed ([`Apply::deadline`](crate::Apply::deadline),
+    /// [`Map::deadline`](crate::Map::deadline)), or it waited in the queue
+    /// longer than the pool's
+    /// [`max_queue_wait`](crate::PoolBuilder::max_queue_wait), before it
+    /// started: it never ran. A running task sees it from
+    /// [`cancellation`](crate::cancellation) once its deadline passes.
+    DeadlineExpired,
 }

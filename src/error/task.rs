@@ -424,6 +424,9 @@ impl fmt::Display for TaskError {
             Repr::Cancelled(Cancellation::QueueFull) => {
                 f.write_str(": the pool's queue was full when it was submitted")
             }
+            Repr::Cancelled(Cancellation::DeadlineExpired) => {
+                f.write_str(": its deadline passed before it finished")
+            }
             Repr::User(error) => write!(f, ": {error:?}"),
         }
     }

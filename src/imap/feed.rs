@@ -11,8 +11,9 @@ use std::vec;
 
 use futures::Stream;
 
+use super::Target;
 use crate::error::{Cancellation, TaskError, UserResult};
-use crate::job::{Job, Labels};
+use crate::job::{Job, Labels, Route};
 use crate::registry::{Owner, Refused};
 use crate::result::AsyncResult;
 use crate::unwind;
@@ -58,6 +59,7 @@ pub(crate) struct Feeder<S: Stream, F, T> {
     id: u64,
     /// The chunks borrow their worker's state (`StatefulPool`).
     stateful: bool,
+    route: Route,
     next_chunk: usize,
     next_index: usize,
     batch: Vec<Item<S>>,
@@ -72,12 +74,16 @@ type PushWhenRoom = Pin<Box<dyn Future<Output = Result<(), Refused>> + Send>>;
 type Item<S> = <S as Stream>::Item;
 
 impl<S: Stream, F, T> Feeder<S, F, T> {
-    pub(crate) fn new(pool: Arc<Owner>, f: F, input: S, stateful: bool) -> Self {
+    pub(crate) fn new(pool: Arc<Owner>, f: F, input: S, target: Target) -> Self {
         Feeder {
             input: Some(Box::pin(input)),
             f: Arc::new(f),
             id: pool.registry.next_job_id(),
-            stateful,
+            stateful: target.stateful,
+            route: Route {
+                lane: target.lane,
+                deadline: None,
+            },
             pool,
             next_chunk: 0,
             next_index: 0,
@@ -114,7 +120,14 @@ where
             stateful: self.stateful,
         };
         self.next_chunk += 1;
-        let (job, result) = prepare_chunk(&self.pool, &self.f, labels, items, offset, budget);
+        let (job, result) = prepare_chunk(
+            &self.pool,
+            &self.f,
+            (labels, &self.route),
+            items,
+            offset,
+            budget,
+        );
         let chunk = ChunkFuture::new(result, offset, len);
         let registry = &self.pool.registry;
         // A full queue is not a refusal here: the stream waits for room
@@ -128,7 +141,7 @@ where
             }
             Err(Refused::Closed) => {
                 // Its items resolve as cancelled, one by one.
-                registry.count_rejected();
+                registry.count_rejected(self.route.lane.as_ref());
                 job.reject(&registry.places, Cancellation::PoolClosed);
                 Poll::Ready(Some(Ok(chunk)))
             }
@@ -244,7 +257,7 @@ type Continuation<T> = (AsyncResult<ChunkOutput<T>>, usize, usize);
 fn prepare_chunk<I, T, F>(
     pool: &Arc<Owner>,
     f: &Arc<F>,
-    labels: Labels,
+    (labels, route): (Labels, &Route),
     items: Vec<I>,
     offset: usize,
     budget: Option<Duration>,
@@ -254,9 +267,16 @@ where
     T: Send + 'static,
     F: Fn(I) -> UserResult<T> + Send + Sync + 'static,
 {
-    let (job_pool, job_f) = (pool.clone(), f.clone());
-    prepare_closure(labels, pool.registry.id, move || {
-        run_chunk(&job_pool, &job_f, labels, items, offset, budget)
+    let (job_pool, job_f, job_route) = (pool.clone(), f.clone(), route.clone());
+    prepare_closure(labels, route.clone(), pool.registry.id, move || {
+        run_chunk(
+            &job_pool,
+            &job_f,
+            (labels, &job_route),
+            items,
+            offset,
+            budget,
+        )
     })
 }
 
@@ -269,7 +289,7 @@ where
 fn run_chunk<I, T, F>(
     pool: &Arc<Owner>,
     f: &Arc<F>,
-    labels: Labels,
+    (labels, route): (Labels, &Route),
     items: Vec<I>,
     offset: usize,
     budget: Option<Duration>,
@@ -319,11 +339,19 @@ where
                 continue;
             }
             let len = part.len();
-            let (job_pool, job_f) = (pool.clone(), f.clone());
+            let (job_pool, job_f, job_route) = (pool.clone(), f.clone(), route.clone());
             let part_offset = rest_offset;
-            let (job, result) = prepare_closure(labels, pool.registry.id, move || {
-                run_chunk(&job_pool, &job_f, labels, part, part_offset, budget)
-            });
+            let (job, result) =
+                prepare_closure(labels, route.clone(), pool.registry.id, move || {
+                    run_chunk(
+                        &job_pool,
+                        &job_f,
+                        (labels, &job_route),
+                        part,
+                        part_offset,
+                        budget,
+                    )
+                });
             let registry = &pool.registry;
             if registry.try_push(job.clone()).is_err() {
                 // Closed just now, or the queue is full: the chunk was

@@ -17,12 +17,21 @@ pub use unordered::ImapUnordered;
 use crate::error::UserResult;
 use std::sync::Arc;
 
+use crate::job::LaneRef;
 use crate::registry::Owner;
+
+/// Whose jobs an `imap` makes: a stateful pool's, a lane's.
+#[derive(Clone, Default)]
+pub(crate) struct Target {
+    /// The chunks borrow their worker's state (`StatefulPool`).
+    pub(crate) stateful: bool,
+    pub(crate) lane: Option<LaneRef>,
+}
 use feed::Feeder;
 use window::Window;
 
 /// The window of an `imap` over `input`, calling `f` on the pool.
-fn window<S, T, F, Q>(owner: &Arc<Owner>, f: F, input: S, stateful: bool) -> Window<T, Q>
+fn window<S, T, F, Q>(owner: &Arc<Owner>, f: F, input: S, target: Target) -> Window<T, Q>
 where
     S: Stream + Send + 'static,
     S::Item: Send + 'static,
@@ -30,19 +39,19 @@ where
     T: Send + 'static,
     Q: window::ChunkQueue<T>,
 {
-    let feed = Box::new(Feeder::new(owner.clone(), f, input, stateful));
+    let feed = Box::new(Feeder::new(owner.clone(), f, input, target));
     Window::new(feed, owner.registry.workers)
 }
 
 /// An ordered `imap` of `f` over `input`.
-pub(crate) fn ordered<S, T, F>(owner: &Arc<Owner>, f: F, input: S, stateful: bool) -> Imap<T>
+pub(crate) fn ordered<S, T, F>(owner: &Arc<Owner>, f: F, input: S, target: Target) -> Imap<T>
 where
     S: Stream + Send + 'static,
     S::Item: Send + 'static,
     F: Fn(S::Item) -> T + Send + Sync + 'static,
     T: Send + 'static,
 {
-    Imap::new(window(owner, move |item| Ok(f(item)), input, stateful))
+    Imap::new(window(owner, move |item| Ok(f(item)), input, target))
 }
 
 /// An unordered `imap` of `f` over `input`.
@@ -50,7 +59,7 @@ pub(crate) fn unordered<S, T, F>(
     owner: &Arc<Owner>,
     f: F,
     input: S,
-    stateful: bool,
+    target: Target,
 ) -> ImapUnordered<T>
 where
     S: Stream + Send + 'static,
@@ -58,5 +67,5 @@ where
     F: Fn(S::Item) -> T + Send + Sync + 'static,
     T: Send + 'static,
 {
-    ImapUnordered::new(window(owner, move |item| Ok(f(item)), input, stateful))
+    ImapUnordered::new(window(owner, move |item| Ok(f(item)), input, target))
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::callbacks::Deliver;
 pub(crate) use crate::cost::ItemCost;
 use crate::error::{Cancellation, Outcome, TaskError};
-use crate::job::{Cell, Job, Labels, Task};
+use crate::job::{Cell, Job, Labels, Route, Task};
 use crate::registry::Registry;
 use crate::result::AsyncResult;
 pub(crate) use assemble::Assembler;
@@ -65,6 +65,7 @@ pub(crate) struct MapSpec<F, It, T> {
     pub(crate) fail_fast: bool,
     pub(crate) callbacks: Option<Deliver<Vec<T>>>,
     pub(crate) stateful: bool,
+    pub(crate) route: Route,
 }
 
 /// A map being cut into chunk jobs as its input is pulled.
@@ -73,6 +74,7 @@ pub(crate) struct Chunker<It: Iterator, C, T, Ctx, E> {
     call: Arc<C>,
     map: Arc<Assembler<T>>,
     labels: Labels,
+    route: Route,
     chunksize: usize,
     chunks: usize,
     offset: usize,
@@ -107,7 +109,7 @@ where
             |(payload, index)| TaskError::input_panicked(id, payload).with_index(index);
         let items = if registry.is_closed() {
             // Refused before it became jobs: counted as one refusal.
-            registry.count_rejected();
+            registry.count_rejected(spec.route.lane.as_ref());
             map.fail(TaskError::cancelled(id, Cancellation::PoolClosed));
             None
         } else {
@@ -136,6 +138,7 @@ where
                 chunk: 0,
                 stateful: spec.stateful,
             },
+            route: spec.route,
             chunksize,
             chunks: 0,
             offset: 0,
@@ -177,7 +180,12 @@ where
             chunk: self.chunks,
             offset: self.offset,
         };
-        let cell = Cell::new(labels, ChunkBody::<_, C, T, Ctx, E>::new(batch), out);
+        let cell = Cell::new(
+            labels,
+            self.route.clone(),
+            ChunkBody::<_, C, T, Ctx, E>::new(batch),
+            out,
+        );
         self.map.add_job(Arc::downgrade(&cell) as Weak<dyn Task>);
         self.chunks += 1;
         self.offset += count;

@@ -38,7 +38,7 @@ fn job(
         }
     }
     let (runs, guard) = (runs.clone(), OnDrop(drops.clone()));
-    let (job, result) = prepare_closure(labels(), 0, move || {
+    let (job, result) = prepare_closure(labels(), Default::default(), 0, move || {
         let _guard = guard;
         runs.fetch_add(1, Ordering::SeqCst);
         5
@@ -55,6 +55,7 @@ fn worker<'a>(places: &'a Places, stats: &'a WorkerStats, inline: bool) -> Worke
         index: 0,
         generation: 0,
         inline,
+        max_queue_wait: None,
     }
 }
 
@@ -62,7 +63,7 @@ fn worker<'a>(places: &'a Places, stats: &'a WorkerStats, inline: bool) -> Worke
 fn run_reject_and_inline_claim_race_for_one_job() {
     loom::model(|| {
         let (runs, drops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let places = Arc::new(Places::new(Some(1)));
+        let places = Arc::new(Places::new(Some(1), None));
         let stats = Arc::new(WorkerStats::default());
         let (job, result) = job(&runs, &drops, &places);
         let popper = {
@@ -106,7 +107,7 @@ fn run_reject_and_inline_claim_race_for_one_job() {
 fn dropping_the_result_races_the_worker() {
     loom::model(|| {
         let (runs, drops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let places = Arc::new(Places::new(Some(1)));
+        let places = Arc::new(Places::new(Some(1), None));
         let stats = Arc::new(WorkerStats::default());
         let (job, result) = job(&runs, &drops, &places);
         let owner = thread::spawn(move || drop(result));

@@ -33,7 +33,7 @@ fn counted(
 
 fn race(stop: fn(&Registry)) -> (Result<u32, Option<Cancellation>>, usize, usize) {
     let (runs, drops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let (registry, _shutdown) = Registry::new(1, None);
+    let (registry, _shutdown) = Registry::new(1, Default::default());
     let pool = Pool::from_registry(registry.clone());
     let w = {
         let registry = registry.clone();

@@ -3,15 +3,15 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::call::CallOnce;
 use super::sealed::{Admitting, Door, Mode, Start};
 use super::{State, Stateless};
 use crate::callbacks::Callbacks;
 use crate::error::{Cancellation, Outcome, SubmitError, TaskError, TryError};
-use crate::job::{Body, Cell, Inline, Job, Labels, Running, Task};
+use crate::job::{Body, Cell, Inline, Job, Labels, Route, Running, Task};
 use crate::metrics::Ran;
-use crate::registry::Registry;
 use crate::result::{AsyncResult, Pending};
 use crate::slot::Slot;
 use crate::unwind;
@@ -42,6 +42,7 @@ use crate::unwind;
 pub struct Apply<F, T, E = TaskError> {
     f: F,
     callbacks: Callbacks<T, E>,
+    deadline: Option<Instant>,
 }
 
 impl<F, T> Apply<F, T> {
@@ -59,6 +60,7 @@ impl<F, T> Apply<F, T> {
         Apply {
             f,
             callbacks: Callbacks::default(),
+            deadline: None,
         }
     }
 }
@@ -82,6 +84,7 @@ impl<F, T, E> Apply<F, T, TryError<E>> {
         Apply {
             f,
             callbacks: Callbacks::default(),
+            deadline: None,
         }
     }
 }
@@ -142,6 +145,33 @@ impl<F, T, E> Apply<F, T, E> {
         self
     }
 
+    /// A deadline: if the call has not started by `at`, it never runs and
+    /// resolves as cancelled with
+    /// [`DeadlineExpired`](crate::Cancellation::DeadlineExpired); once it
+    /// runs, [`is_cancelled`](crate::is_cancelled) turns `true` at `at`
+    /// (a call that sees it resolves the same way). For a web request's
+    /// budget: nothing is computed for a client that has given up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use corepool::{Apply, Cancellation};
+    ///
+    /// let pool = corepool::Pool::new(1)?;
+    /// let late = Apply::new(|| "never runs").deadline(Instant::now());
+    /// let err = pool.run(late).unwrap_err();
+    /// assert_eq!(err.cancellation(), Some(Cancellation::DeadlineExpired));
+    /// let soon = Instant::now() + Duration::from_secs(60);
+    /// assert_eq!(pool.run(Apply::new(|| 1).deadline(soon))?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn deadline(mut self, at: Instant) -> Self {
+        self.deadline = Some(at);
+        self
+    }
+
     /// The closure back (when [`offer`](crate::Pool::offer) hands the work back,
     /// say); the callbacks are dropped.
     ///
@@ -164,6 +194,7 @@ impl<F, T, E> fmt::Debug for Apply<F, T, E> {
         f.debug_struct("Apply")
             .field("f", &"<closure>")
             .field("callbacks", &self.callbacks)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -194,7 +225,7 @@ where
     }
 
     fn run(self, out: &Slot<T>, running: Running<'_>) {
-        let Apply { f, callbacks } = self.apply;
+        let Apply { f, callbacks, .. } = self.apply;
         let id = running.id;
         let (caught, stopped) = running.watch(|| unwind::catch(|| f.call_once()));
         let outcome = match (caught, stopped) {
@@ -216,7 +247,7 @@ where
     }
 
     fn cancel(self, out: &Slot<T>, id: u64, why: Cancellation) {
-        let Apply { f, callbacks } = self.apply;
+        let Apply { f, callbacks, .. } = self.apply;
         unwind::drop_quietly(f);
         out.complete(callbacks.run(Err(TaskError::cancelled(id, why)), id));
     }
@@ -241,9 +272,7 @@ type ApplyCell<F, T, E, Ctx> = Arc<Cell<ApplyBody<F, T, E, Ctx>>>;
 /// The job cell of `apply` and its result, not yet submitted.
 fn prepare<Ctx, F, T, E>(
     apply: Apply<F, T, E>,
-    registry: &Registry,
-    kind: &'static str,
-    stateful: bool,
+    door: &Door<'_>,
 ) -> (ApplyCell<F, T, E, Ctx>, AsyncResult<T, E>)
 where
     F: CallOnce<Ctx, T, E>,
@@ -251,25 +280,35 @@ where
     E: Outcome,
     Ctx: 'static,
 {
+    let registry = door.registry;
     let labels = Labels {
         id: registry.next_job_id(),
-        kind,
+        kind: "apply",
         chunk: 0,
-        stateful,
+        stateful: door.stateful,
+    };
+    let route = Route {
+        lane: door.lane.cloned(),
+        deadline: apply.deadline,
     };
     let detached = !apply.callbacks.is_empty();
     let body = ApplyBody {
         apply,
         ctx: PhantomData,
     };
-    let cell = Cell::new(labels, body, Slot::new());
+    let cell = Cell::new(labels, route, body, Slot::new());
     let result = AsyncResult::new(cell.clone(), registry.id, detached);
     (cell, result)
 }
 
 /// An internal closure as one job with its result, not yet submitted (an
 /// `imap` chunk, sharing its stream's labels).
-pub(crate) fn prepare_closure<F, T>(labels: Labels, pool: u64, f: F) -> (Job, AsyncResult<T>)
+pub(crate) fn prepare_closure<F, T>(
+    labels: Labels,
+    route: Route,
+    pool: u64,
+    f: F,
+) -> (Job, AsyncResult<T>)
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -278,7 +317,7 @@ where
         apply: Apply::new(f),
         ctx: PhantomData,
     };
-    let cell = Cell::new(labels, body, Slot::new());
+    let cell = Cell::new(labels, route, body, Slot::new());
     let result = AsyncResult::new(cell.clone(), pool, false);
     (cell, result)
 }
@@ -293,16 +332,21 @@ where
     E: Outcome,
     Ctx: 'static,
 {
-    let (cell, result) = prepare(apply, door.registry, "apply", door.stateful);
+    let (cell, result) = prepare(apply, &door);
     let registry = door.registry;
-    if let Mode::Here { index, generation } = door.mode {
+    match door.mode {
         // A worker about to block on this very job: run it now, unqueued
         // (it would claim it from the queue first anyway), unless its
         // state is lent to the job that waits.
-        if cell.may_run_inline() {
+        Mode::Here { index, generation } if cell.may_run_inline() => {
             registry.run_here(cell, index, generation);
             return Ok(result);
         }
+        Mode::Permit => {
+            registry.push_placed(cell, false);
+            return Ok(result);
+        }
+        _ => {}
     }
     match registry.push(cell.clone()) {
         Ok(()) => Ok(result),
@@ -341,7 +385,7 @@ where
         }
     }
 
-    let (cell, result) = prepare(apply, door.registry, "apply", door.stateful);
+    let (cell, result) = prepare(apply, &door);
     let push = door.registry.push_when_room(cell.clone());
     let mut guard = TakeBack(Some(cell));
     Box::pin(async move {

@@ -2,12 +2,13 @@
 //! `error_callback`, and `fail_fast`.
 
 use std::fmt;
+use std::time::Instant;
 
 use super::sealed::{Admitting, Door, Mode, Start};
 use super::{State, Stateless};
 use crate::callbacks::Callbacks;
 use crate::error::{Cancellation, Outcome, SubmitError, TaskError, TryError};
-use crate::job::Job;
+use crate::job::{Job, Route};
 use crate::map::{CallEach, Chunker, MapSpec};
 use crate::result::AsyncResult;
 
@@ -49,6 +50,7 @@ pub struct Map<F, I, T, E = TaskError> {
     chunksize: Option<usize>,
     fail_fast: bool,
     callbacks: Callbacks<Vec<T>, E>,
+    deadline: Option<Instant>,
 }
 
 impl<F, I, T> Map<F, I, T> {
@@ -69,6 +71,7 @@ impl<F, I, T> Map<F, I, T> {
             chunksize: None,
             fail_fast: true,
             callbacks: Callbacks::default(),
+            deadline: None,
         }
     }
 }
@@ -99,6 +102,7 @@ impl<F, I, T, E> Map<F, I, T, TryError<E>> {
             chunksize: None,
             fail_fast: true,
             callbacks: Callbacks::default(),
+            deadline: None,
         }
     }
 }
@@ -203,6 +207,32 @@ impl<F, I, T, E> Map<F, I, T, E> {
         self.callbacks.on_error = Some(Box::new(f));
         self
     }
+
+    /// A deadline for the whole map: chunks not started by `at` never run,
+    /// and running ones see [`is_cancelled`](crate::is_cancelled) from then
+    /// on; the map resolves as cancelled with
+    /// [`DeadlineExpired`](crate::Cancellation::DeadlineExpired) if any
+    /// chunk missed it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use corepool::{Cancellation, Map};
+    ///
+    /// let pool = corepool::Pool::new(2)?;
+    /// let late = Map::new(|x: u32| x, 0..10).deadline(Instant::now());
+    /// let err = pool.run(late).unwrap_err();
+    /// assert_eq!(err.cancellation(), Some(Cancellation::DeadlineExpired));
+    /// let soon = Instant::now() + Duration::from_secs(60);
+    /// assert_eq!(pool.run(Map::new(|x: u32| x, 0..3).deadline(soon))?, [0, 1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn deadline(mut self, at: Instant) -> Self {
+        self.deadline = Some(at);
+        self
+    }
 }
 
 impl<F, I, T, E> fmt::Debug for Map<F, I, T, E> {
@@ -212,6 +242,7 @@ impl<F, I, T, E> fmt::Debug for Map<F, I, T, E> {
             .field("chunksize", &self.chunksize)
             .field("fail_fast", &self.fail_fast)
             .field("callbacks", &self.callbacks)
+            .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
@@ -223,14 +254,18 @@ where
     T: Send + 'static,
     E: Outcome,
 {
-    fn spec(self, stateful: bool) -> MapSpec<F, I::IntoIter, T> {
+    fn spec(self, door: &Door<'_>) -> MapSpec<F, I::IntoIter, T> {
         MapSpec {
             f: self.f,
             items: self.items.into_iter(),
             chunksize: self.chunksize,
             fail_fast: self.fail_fast,
             callbacks: self.callbacks.erase(),
-            stateful,
+            stateful: door.stateful,
+            route: Route {
+                lane: door.lane.cloned(),
+                deadline: self.deadline,
+            },
         }
     }
 
@@ -239,7 +274,7 @@ where
         let registry = door.registry;
         if registry.is_closed() {
             Some(crate::registry::Refused::Closed)
-        } else if registry.room() == Some(0) {
+        } else if registry.places.is_full() {
             Some(crate::registry::Refused::Full)
         } else {
             None
@@ -258,23 +293,31 @@ where
         if door.mode == Mode::Offer {
             if let Some(why) = self.refused(&door) {
                 // Counted as one refusal, as a refused closure is.
-                door.registry.count_rejected();
+                door.registry.count_rejected(door.lane);
                 return Err(why.hand_back(self));
             }
         }
         let registry = door.registry;
-        let (mut chunker, result) =
-            Chunker::<_, F, T, Ctx, E>::new(registry, self.spec(door.stateful));
+        let (mut chunker, result) = Chunker::<_, F, T, Ctx, E>::new(registry, self.spec(&door));
         // Admitted: chunks that no longer fit (others took the room
         // meanwhile) are shed, and the map resolves as `QueueFull`; but a
-        // worker that will block on this map runs them itself instead.
+        // worker that will block on this map runs them itself instead, and
+        // a permit admits the map whole (its first job on the permit's
+        // place, the others beyond the capacity).
+        let mut first = true;
         while let Some(job) = chunker.next_job() {
             match door.mode {
                 Mode::Here { index, generation } => {
                     registry.submit_or_run_here(job, index, generation)
                 }
+                Mode::Permit => registry.push_placed(job, !first),
                 Mode::Shed | Mode::Offer => registry.submit(job),
             }
+            first = false;
+        }
+        if first && door.mode == Mode::Permit {
+            // No job took the permit's place (an empty map).
+            registry.unreserve();
         }
         chunker.seal();
         Ok(result)
@@ -287,13 +330,12 @@ where
     {
         let registry = door.registry.clone();
         if registry.is_closed() {
-            registry.count_rejected();
+            registry.count_rejected(door.lane);
             return Box::pin(std::future::ready(Err(SubmitError::Closed(self))));
         }
         // The input is consumed at the call, as for every map; the jobs
         // then wait for room one by one.
-        let (mut chunker, result) =
-            Chunker::<_, F, T, Ctx, E>::new(&registry, self.spec(door.stateful));
+        let (mut chunker, result) = Chunker::<_, F, T, Ctx, E>::new(&registry, self.spec(&door));
         let jobs: Vec<Job> = std::iter::from_fn(|| chunker.next_job()).collect();
         chunker.seal();
         Box::pin(async move {

@@ -56,6 +56,7 @@ pub(crate) mod sealed {
     use std::sync::Arc;
 
     use crate::error::{Outcome, SubmitError};
+    use crate::job::LaneRef;
     use crate::registry::Registry;
     use crate::result::AsyncResult;
 
@@ -69,6 +70,10 @@ pub(crate) mod sealed {
         /// The caller is worker `index` (of `generation`) of the pool and
         /// will block on the result: one job may run right here, unqueued.
         Here { index: usize, generation: u64 },
+        /// The caller holds a place (a [`Permit`](crate::Permit)): the
+        /// work's first job takes it; a map's other jobs take places beyond
+        /// the capacity. Never refused for lack of room.
+        Permit,
     }
 
     /// Where and how to submit.
@@ -77,6 +82,8 @@ pub(crate) mod sealed {
         pub(crate) registry: &'a Arc<Registry>,
         pub(crate) stateful: bool,
         pub(crate) mode: Mode,
+        /// The lane the work goes to, if the pool is a lane's view.
+        pub(crate) lane: Option<&'a LaneRef>,
     }
 
     impl fmt::Debug for Door<'_> {
@@ -85,6 +92,7 @@ pub(crate) mod sealed {
                 .field("pool", &self.registry.id)
                 .field("stateful", &self.stateful)
                 .field("mode", &self.mode)
+                .field("lane", &self.lane.map(|lane| &lane.name))
                 .finish()
         }
     }
@@ -171,6 +179,16 @@ impl<W: Start<Stateless>> Work for W {}
 pub trait StateWork<S>: Start<State<S>> {}
 
 impl<S, W: Start<State<S>>> StateWork<S> for W {}
+
+/// The result of work submitted in a mode that never refuses.
+pub(crate) fn admitted<W, T, E>(
+    started: Result<AsyncResult<T, E>, SubmitError<W>>,
+) -> AsyncResult<T, E> {
+    match started {
+        Ok(result) => result,
+        Err(_) => unreachable!("only `offer` refuses"),
+    }
+}
 
 /// The future of [`Pool::submit`](crate::Pool::submit): resolves once the
 /// work is queued (to its [`AsyncResult`]), or hands the work back if the
