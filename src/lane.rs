@@ -75,7 +75,7 @@ impl Priority {
 /// // only when no interactive work is queued.
 /// let batch = pool.lane(Lane::new("batch").max_workers(1).priority(Priority::Low))?;
 /// let interactive = pool.lane(Lane::new("interactive").priority(Priority::High))?;
-/// let report = batch.spawn(|| (0..1000_u64).sum::<u64>());
+/// let mut report = batch.spawn(|| (0..1000_u64).sum::<u64>());
 /// assert_eq!(interactive.run(|| 2 + 2)?, 4);
 /// assert_eq!(report.get()?, 499_500);
 /// assert_eq!(batch.metrics().completed, 1); // a lane counts its own jobs

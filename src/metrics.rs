@@ -110,7 +110,9 @@ pub struct Metrics {
     /// Jobs accepted into the queue.
     pub submitted: u64,
     /// Jobs refused at submission: the queue was full, or the pool closed
-    /// (a map refused before it was cut into jobs counts once).
+    /// (a map refused before it was cut into jobs counts once; a refused
+    /// [`try_reserve`](crate::Pool::try_reserve) holds no job and is not
+    /// counted).
     pub rejected: u64,
     /// Jobs that ran to a value.
     pub completed: u64,

@@ -71,7 +71,7 @@ impl Permit {
     ///
     /// let pool = corepool::Pool::builder().workers(2).queue_capacity(1).build()?;
     /// let permit = pool.try_reserve()?;
-    /// let doubled = permit.spawn(Map::new(|x: u32| x * 2, 0..100).chunksize(10));
+    /// let mut doubled = permit.spawn(Map::new(|x: u32| x * 2, 0..100).chunksize(10));
     /// assert_eq!(doubled.get()?.len(), 100); // ten jobs on one permit
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

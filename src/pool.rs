@@ -227,7 +227,7 @@ impl Pool {
     ///
     /// let pool = Pool::new(2)?;
     /// let batch = pool.lane(Lane::new("batch").max_workers(1).priority(Priority::Low))?;
-    /// let nightly = batch.map_async(|x: u64| x * x, 0..1_000);
+    /// let mut nightly = batch.map_async(|x: u64| x * x, 0..1_000);
     /// assert_eq!(pool.apply(|| "served first")?, "served first");
     /// assert_eq!(nightly.get()?.len(), 1_000);
     /// assert!(batch.metrics().completed >= 1);

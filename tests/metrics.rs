@@ -76,3 +76,45 @@ fn counts_match_what_was_sent() {
         assert_eq!(pool.metrics().cancelled, 3);
     });
 }
+
+#[test]
+fn the_histograms_count_what_ran_in_the_pool_and_in_each_lane() {
+    within(|| {
+        use std::time::Duration;
+        let pool = Pool::new(2).unwrap();
+        let lane = pool.lane(corepool::Lane::new("slow")).unwrap();
+        for _ in 0..4 {
+            lane.apply(|| std::thread::sleep(Duration::from_millis(3)))
+                .unwrap();
+        }
+        for _ in 0..6 {
+            pool.apply(|| ()).unwrap();
+        }
+        let _ = pool.apply(|| -> u8 { panic!("counted too") });
+        let (all, slow) = (pool.metrics(), lane.metrics());
+        assert_eq!(all.run_time_histogram.count(), 11, "every job that ended");
+        assert_eq!(
+            all.queue_wait_histogram.count(),
+            11,
+            "every job that started"
+        );
+        assert_eq!(
+            all.run_time_histogram
+                .count_at_most(Duration::from_secs(3600)),
+            11
+        );
+        assert_eq!(slow.run_time_histogram.count(), 4, "the lane's own");
+        // Every one of the lane's jobs ran at least 3 ms; most of the pool's
+        // ran for almost nothing.
+        let slow_p50 = slow.run_time_histogram.quantile(0.5).unwrap();
+        assert!(slow_p50 >= Duration::from_millis(3), "{slow_p50:?}");
+        assert!(all.run_time_histogram.quantile(0.5).unwrap() < slow_p50);
+        // The lane's sleeps all fall above 3 ms.
+        assert_eq!(
+            slow.run_time_histogram
+                .count_at_most(Duration::from_millis(3)),
+            0
+        );
+        assert!(all.run_time_histogram.quantile(1.0).unwrap() >= slow_p50);
+    });
+}

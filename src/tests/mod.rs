@@ -13,6 +13,7 @@
 //! loom's deadlock report), and that every value is dropped exactly once.
 
 mod loom_cell;
+mod loom_lane;
 mod loom_map;
 mod loom_registry;
 mod loom_slot;

@@ -1,0 +1,202 @@
+//! Deadlines and admission by queue wait: a job past its deadline never
+//! runs and says why; a running one sees `is_cancelled` at its deadline;
+//! the pool refuses work while its queue's wait is above the target.
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{Counter, LIMIT, occupy, on_tokio, within};
+use corepool::{Apply, Cancellation, Map, Pool, ReserveError, SubmitError};
+
+fn one_worker() -> Pool {
+    Pool::new(1).unwrap()
+}
+
+#[test]
+fn a_job_whose_deadline_passes_in_the_queue_never_runs() {
+    within(|| {
+        let pool = one_worker();
+        let busy = occupy(&pool, 1);
+        let ran = Counter::new();
+        let r = ran.clone();
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let mut late = pool.spawn(Apply::new(move || r.bump()).deadline(deadline));
+        std::thread::sleep(Duration::from_millis(40));
+        busy.release();
+        let err = late.get().unwrap_err();
+        assert_eq!(err.cancellation(), Some(Cancellation::DeadlineExpired));
+        assert!(err.to_string().contains("deadline"), "{err}");
+        assert_eq!(ran.get(), 0, "it never ran");
+        let m = pool.metrics();
+        assert_eq!((m.cancelled, m.completed), (1, 1));
+    });
+}
+
+#[test]
+fn a_running_job_sees_its_deadline_through_is_cancelled() {
+    within(|| {
+        let pool = one_worker();
+        let deadline = Instant::now() + Duration::from_millis(30);
+        let work = Apply::new(move || {
+            while corepool::cancellation().is_none() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (corepool::cancellation(), Instant::now() >= deadline)
+        });
+        let err = pool.run(work.deadline(deadline)).unwrap_err();
+        // It saw why, and resolved as cancelled for that reason.
+        assert_eq!(err.cancellation(), Some(Cancellation::DeadlineExpired));
+    });
+}
+
+#[test]
+fn a_deadline_that_is_not_reached_changes_nothing() {
+    within(|| {
+        let pool = one_worker();
+        let far = Instant::now() + LIMIT;
+        let seen = pool.run(Apply::new(corepool::is_cancelled).deadline(far));
+        assert!(!seen.unwrap());
+        assert_eq!(
+            pool.run(Map::new(|x: u8| x, 0..10).deadline(far))
+                .unwrap()
+                .len(),
+            10
+        );
+    });
+}
+
+#[test]
+fn a_map_past_its_deadline_runs_no_chunk() {
+    within(|| {
+        let pool = Pool::new(2).unwrap();
+        let busy = occupy(&pool, 2);
+        let ran = Counter::new();
+        let r = ran.clone();
+        let map = Map::new(move |_: u32| r.bump(), 0..100).chunksize(10);
+        let mut late = pool.spawn(map.deadline(Instant::now() + Duration::from_millis(10)));
+        std::thread::sleep(Duration::from_millis(30));
+        busy.release();
+        let err = late.get().unwrap_err();
+        assert_eq!(err.cancellation(), Some(Cancellation::DeadlineExpired));
+        assert_eq!(ran.get(), 0);
+    });
+}
+
+#[test]
+fn max_queue_wait_drops_stale_jobs_and_runs_fresh_ones() {
+    within(|| {
+        let pool = Pool::builder()
+            .workers(1)
+            .max_queue_wait(Duration::from_millis(20))
+            .build()
+            .unwrap();
+        let busy = occupy(&pool, 1);
+        let ran = Counter::new();
+        let r = ran.clone();
+        let mut stale = pool.apply_async(move || r.bump());
+        std::thread::sleep(Duration::from_millis(40));
+        busy.release();
+        let err = stale.get().unwrap_err();
+        assert_eq!(err.cancellation(), Some(Cancellation::DeadlineExpired));
+        assert_eq!(ran.get(), 0);
+        // A job that does not wait long runs as usual.
+        assert_eq!(pool.apply(|| 7).unwrap(), 7);
+    });
+}
+
+#[test]
+fn zero_waits_are_build_errors() {
+    let err = Pool::builder()
+        .max_queue_wait(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("max_queue_wait"), "{err}");
+    let err = Pool::builder()
+        .queue_wait_target(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("queue_wait_target"), "{err}");
+}
+
+/// A job that holds the pool's only worker until released, and tells when
+/// it started.
+fn blocker(
+    pool: &Pool,
+) -> (
+    mpsc::Receiver<()>,
+    mpsc::Sender<()>,
+    corepool::AsyncResult<()>,
+) {
+    let (started_tx, started) = mpsc::channel();
+    let (release, hold) = mpsc::channel::<()>();
+    let r = pool.apply_async(move || {
+        started_tx.send(()).unwrap();
+        let _ = hold.recv();
+    });
+    (started, release, r)
+}
+
+#[test]
+fn work_is_refused_while_the_queue_wait_is_above_the_target() {
+    within(|| {
+        let pool = Pool::builder()
+            .workers(1)
+            .queue_wait_target(Duration::from_millis(10))
+            .build()
+            .unwrap();
+        let busy = occupy(&pool, 1);
+        // B waits 40 ms in the queue, then starts: the queue's wait is now
+        // known to be 40 ms, above the 10 ms target.
+        let (b_started, release_b, mut b) = blocker(&pool);
+        std::thread::sleep(Duration::from_millis(40));
+        busy.release();
+        b_started.recv_timeout(LIMIT).unwrap();
+        // The queue is empty: admitted whatever the estimate.
+        let mut c = pool.offer(|| "c").unwrap();
+        // The queue holds C and its wait is above the target: refused.
+        match pool.offer(|| "d") {
+            Err(SubmitError::Full(work)) => assert_eq!(work(), "d"),
+            other => panic!("expected Full, got {other:?}"),
+        }
+        assert_eq!(pool.try_reserve().unwrap_err(), ReserveError::Full);
+        let shed = pool.spawn(|| "e").get().unwrap_err();
+        assert_eq!(shed.cancellation(), Some(Cancellation::QueueFull));
+        // The offer and the spawn; a refused reservation is not a job.
+        assert_eq!(pool.metrics().rejected, 2);
+        release_b.send(()).unwrap();
+        b.get().unwrap();
+        assert_eq!(c.get().unwrap(), "c");
+        // C waited briefly: admission opens again.
+        assert_eq!(pool.offer(|| "f").unwrap().get().unwrap(), "f");
+    });
+}
+
+#[test]
+fn a_submitter_waiting_for_the_target_gets_in_when_the_queue_moves() {
+    on_tokio(|| async {
+        let pool = Pool::builder()
+            .workers(1)
+            .queue_wait_target(Duration::from_millis(10))
+            .build()
+            .unwrap();
+        let busy = occupy(&pool, 1);
+        let (b_started, release_b, b) = blocker(&pool);
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        busy.release();
+        b_started.recv_timeout(LIMIT).unwrap();
+        let c = pool.offer(|| 3).unwrap();
+        assert!(pool.try_reserve().is_err(), "over the target");
+        let waiting = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.submit(|| 4).await.unwrap().await.unwrap() }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "held back while over the target");
+        release_b.send(()).unwrap();
+        assert_eq!(waiting.await.unwrap(), 4);
+        assert_eq!(c.await.unwrap(), 3);
+        b.await.unwrap();
+    });
+}
