@@ -188,6 +188,121 @@ fn metrics_count_what_was_sent() {
         assert_eq!(value("jobs_completed_total"), 10.0);
         assert_eq!(value("jobs_rejected_total"), 0.0);
         assert_eq!(value("workers"), 2.0);
-        assert!(value("run_seconds_total") > 0.0);
+        assert!(value("run_seconds_sum") > 0.0);
+    });
+}
+
+/// One sample line of the Prometheus/OpenMetrics text format:
+/// `name{label="value",...} number`; `None` if the line is not one.
+fn sample(line: &str) -> Option<(&str, Vec<(&str, &str)>, f64)> {
+    let (series, value) = line.rsplit_once(' ')?;
+    let value: f64 = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().ok()?,
+    };
+    let (name, labels) = match series.split_once('{') {
+        Some((name, rest)) => {
+            let inner = rest.strip_suffix('}')?;
+            let labels = inner
+                .split(',')
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    let (k, v) = l.split_once('=')?;
+                    Some((k, v.strip_prefix('"')?.strip_suffix('"')?))
+                })
+                .collect::<Option<Vec<_>>>()?;
+            (name, labels)
+        }
+        None => (series, Vec::new()),
+    };
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    (!name.is_empty() && name.chars().all(valid) && !name.starts_with(|c: char| c.is_ascii_digit()))
+        .then_some((name, labels, value))
+}
+
+#[test]
+fn metrics_parse_as_prometheus_text_with_histograms() {
+    let pool = Pool::builder()
+        .workers(2)
+        .queue_capacity(16)
+        .build()
+        .unwrap();
+    with_server(pool, |addr, _pool| async move {
+        let mut c = Conn::connect(addr).await.unwrap();
+        for _ in 0..5 {
+            assert_eq!(c.get("/work?rounds=10000").await.unwrap().0, 200);
+        }
+        let (status, text) = c.get("/metrics").await.unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(text.lines().last(), Some("# EOF"), "{text}");
+        let mut samples = Vec::new();
+        let mut types = Vec::new();
+        for line in text.lines() {
+            if let Some(comment) = line.strip_prefix("# ") {
+                let mut words = comment.split(' ');
+                match words.next() {
+                    Some("TYPE") => types.push((
+                        words.next().unwrap().to_owned(),
+                        words.next().unwrap().to_owned(),
+                    )),
+                    Some("HELP" | "UNIT" | "EOF") => {}
+                    other => panic!("unknown comment {other:?} in {line:?}"),
+                }
+            } else {
+                samples.push(sample(line).unwrap_or_else(|| panic!("not a sample: {line:?}")));
+            }
+        }
+        for name in ["corepool_queue_wait_seconds", "corepool_run_seconds"] {
+            assert!(
+                types.contains(&(name.to_owned(), "histogram".to_owned())),
+                "{name} is a histogram: {text}"
+            );
+            let buckets: Vec<(f64, f64)> = samples
+                .iter()
+                .filter(|(n, _, _)| *n == format!("{name}_bucket"))
+                .map(|(_, labels, v)| {
+                    let le = labels
+                        .iter()
+                        .find(|(k, _)| *k == "le")
+                        .expect("an le label")
+                        .1;
+                    let le = if le == "+Inf" {
+                        f64::INFINITY
+                    } else {
+                        le.parse().unwrap()
+                    };
+                    (le, *v)
+                })
+                .collect();
+            assert_eq!(buckets.len(), web_service::BUCKETS.len() + 1, "{text}");
+            // Cumulative: bounds and counts never decrease; +Inf holds all.
+            assert!(
+                buckets
+                    .windows(2)
+                    .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+                "{buckets:?}"
+            );
+            let count = samples
+                .iter()
+                .find(|(n, _, _)| *n == format!("{name}_count"))
+                .expect("a _count")
+                .2;
+            assert_eq!(buckets.last().unwrap(), &(f64::INFINITY, count));
+            assert_eq!(count, 5.0, "five jobs started and ran");
+            assert!(samples.iter().any(|(n, _, _)| *n == format!("{name}_sum")));
+        }
+        let counter = |name: &str| {
+            samples
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .unwrap_or_else(|| panic!("no {name}"))
+                .2
+        };
+        assert_eq!(counter("corepool_jobs_completed_total"), 5.0);
+        assert_eq!(counter("corepool_workers"), 2.0);
+        assert_eq!(counter("corepool_queued_jobs"), 0.0);
+        // A worker may still be leaving its last job: present, at most 2.
+        assert!(counter("corepool_busy_workers") <= 2.0);
     });
 }

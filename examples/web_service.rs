@@ -1,39 +1,114 @@
-//! corepool in an axum service: CPU work offloaded with `.await`, shed with
-//! `503` when the queue is full, stopped when the client hangs up, counted
-//! at `/metrics` (Prometheus text), with `/health` and a graceful shutdown.
+//! corepool in an axum service: CPU work offloaded through
+//! [`corepool::PoolService`] under tower's `LoadShed` (a full pool answers
+//! `503` at once) and `Timeout` (a request that takes too long cancels its
+//! job), stopped when the client hangs up, counted at `/metrics`
+//! (Prometheus/OpenMetrics text through `prometheus-client`, with the queue
+//! wait and run time as real histograms), with `/health` and a graceful
+//! shutdown.
 //!
 //! Run: `cargo run --release -p corepool-benches --example web_service [-- --port 3000]`
-//! then `curl 'http://127.0.0.1:3000/work?rounds=2000000'`.
+//! then `curl 'http://127.0.0.1:3000/work?rounds=2000000'` and
+//! `curl http://127.0.0.1:3000/metrics`.
 //!
-//! `--mode spawn_blocking` and `--mode inline` run the same work through
-//! tokio's `spawn_blocking` or on the runtime's own threads, for the load
-//! benchmark (`web_load`).
+//! `--mode spawn_blocking`, `--mode spawn_blocking_limited` (a `Semaphore`
+//! with as many permits as corepool admits: 503 when none is free) and
+//! `--mode inline` run the same work through tokio's `spawn_blocking` or on
+//! the runtime's own threads, for the load benchmark (`web_load`).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use corepool::{Pool, SubmitError};
+use corepool::{Metrics, Pool, PoolService};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use tokio::sync::Semaphore;
+use tower::load_shed::LoadShed;
+use tower::load_shed::error::Overloaded;
+use tower::timeout::Timeout;
+use tower::timeout::error::Elapsed;
+use tower::{ServiceBuilder, ServiceExt};
 
 /// How `/work` runs its CPU work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// On corepool: `offer` (503 when full), then `.await`.
+    /// On corepool, through `PoolService` under `LoadShed` and `Timeout`:
+    /// 503 when the pool's queue is full.
     Corepool,
-    /// On tokio's blocking pool.
+    /// On tokio's blocking pool, everything queued.
     SpawnBlocking,
+    /// On tokio's blocking pool behind a `Semaphore` with as many permits
+    /// as corepool admits (workers + queue places): 503 when none is free.
+    SpawnBlockingLimited,
     /// On the runtime's worker thread itself (what not to do).
     Inline,
+}
+
+/// How the service answers.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Where `/work` runs.
+    pub mode: Mode,
+    /// How long a `/work` request may take (queue wait included) before it
+    /// is answered 503 and its job cancelled.
+    pub timeout: Duration,
+    /// Whether a 503 closes the connection (`Connection: close`), so that a
+    /// client that resends at once has to reconnect first.
+    pub close_on_503: bool,
+    /// `SpawnBlockingLimited`'s permits: set it to what the pool admits
+    /// (workers + queue capacity).
+    pub permits: usize,
+}
+
+impl Options {
+    /// `mode`, a 10 s timeout, keep-alive after a 503, the permits of a
+    /// pool of `cpu_count()` workers with 8 queue places each.
+    pub fn new(mode: Mode) -> Options {
+        Options {
+            mode,
+            timeout: Duration::from_secs(10),
+            close_on_503: false,
+            permits: 9 * corepool::cpu_count(),
+        }
+    }
+}
+
+/// The CPU function behind `/work`.
+type Digest = fn(u64) -> Option<u64>;
+
+/// `/work`'s service: the pool's readiness, shed when not ready, timed out.
+type WorkService = LoadShed<Timeout<PoolService<Digest>>>;
+
+/// `/work`'s service for one request. (`PoolService` is `Send` but not
+/// `Sync`, its pending `Reserve` being a boxed `Send` future, so it cannot
+/// sit in axum's shared state to be cloned: made per request, one `Arc`.)
+fn work_service(pool: &Pool, options: &Options) -> WorkService {
+    ServiceBuilder::new()
+        // A full pool: `Overloaded` at once (503) instead of waiting.
+        .load_shed()
+        // Too slow: the response future is dropped, which cancels the job.
+        .timeout(options.timeout)
+        .service(PoolService::new(pool.clone(), digest as Digest))
 }
 
 #[derive(Clone)]
 struct App {
     pool: Pool,
-    mode: Mode,
+    options: Options,
+    /// `SpawnBlockingLimited`'s admission.
+    permits: Arc<Semaphore>,
+    registry: Arc<prometheus_client::registry::Registry>,
 }
 
-/// `rounds=N` from the query string (about 1 ns of work a round).
+/// `rounds=N` from the query string (about 1.4 ns of work a round here).
 fn rounds(query: Option<&str>) -> u64 {
     query
         .into_iter()
@@ -59,22 +134,50 @@ pub fn digest(rounds: u64) -> Option<u64> {
     Some(h)
 }
 
+/// The answer to a request that was not admitted (or took too long).
+fn unavailable(options: &Options) -> Response {
+    let mut response = StatusCode::SERVICE_UNAVAILABLE.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    if options.close_on_503 {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 async fn work(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
     let rounds = rounds(query.as_deref());
-    let value = match app.mode {
-        Mode::Corepool => match app.pool.offer(move || digest(rounds)) {
-            // Shed before any work starts: the queue is at its bound.
-            Err(SubmitError::Full(_)) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
-            Err(SubmitError::Closed(_)) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
-            // If the client hangs up, axum drops this future and with it the
-            // result: queued work is skipped, running work sees
-            // `is_cancelled()`.
-            Ok(result) => result.await.ok().flatten(),
+    let value = match app.options.mode {
+        // `oneshot` waits for readiness (under `LoadShed`: at once, ready or
+        // not) and calls. If the client hangs up, axum drops this future and
+        // with it the job's result: queued work is skipped, running work
+        // sees `is_cancelled()`. `Timeout` drops it the same way.
+        Mode::Corepool => match work_service(&app.pool, &app.options).oneshot(rounds).await {
+            Ok(value) => value,
+            // Not ready: the queue is full (or its wait above target).
+            Err(e) if e.is::<Overloaded>() => return unavailable(&app.options),
+            // Too slow: the job was cancelled with its result.
+            Err(e) if e.is::<Elapsed>() => return unavailable(&app.options),
+            // The pool is closing (shutdown).
+            Err(e) if e.is::<corepool::TaskError>() => return unavailable(&app.options),
+            Err(_) => None,
         },
         Mode::SpawnBlocking => tokio::task::spawn_blocking(move || digest(rounds))
             .await
             .ok()
             .flatten(),
+        Mode::SpawnBlockingLimited => {
+            let Ok(permit) = app.permits.clone().try_acquire_owned() else {
+                return unavailable(&app.options);
+            };
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                digest(rounds)
+            })
+            .await
+            .ok()
+            .flatten()
+        }
         Mode::Inline => digest(rounds),
     };
     match value {
@@ -87,75 +190,159 @@ async fn health() -> &'static str {
     "ok\n"
 }
 
-/// The pool's counters in Prometheus' text format.
-pub fn prometheus(pool: &Pool) -> String {
-    let m = pool.metrics();
-    let gauges = [
-        ("workers", "Worker threads.", m.workers as f64),
-        (
-            "busy_workers",
-            "Workers running a job.",
-            m.busy_workers as f64,
-        ),
-        ("queued_jobs", "Jobs waiting for a worker.", m.queued as f64),
-    ];
-    let counters = [
-        ("jobs_submitted_total", "Jobs accepted.", m.submitted as f64),
-        (
-            "jobs_rejected_total",
-            "Jobs refused (queue full or closed).",
-            m.rejected as f64,
-        ),
-        (
-            "jobs_completed_total",
-            "Jobs that ran to a value.",
-            m.completed as f64,
-        ),
-        (
-            "jobs_failed_total",
-            "Jobs that panicked or returned Err.",
-            m.failed as f64,
-        ),
-        (
-            "jobs_cancelled_total",
-            "Jobs cancelled or stopped early.",
-            m.cancelled as f64,
-        ),
-        (
-            "queue_wait_seconds_total",
-            "Time jobs waited in the queue.",
-            m.queue_wait.as_secs_f64(),
-        ),
-        (
-            "run_seconds_total",
-            "Time jobs ran.",
-            m.run_time.as_secs_f64(),
-        ),
-    ];
-    let typed = gauges
+/// The upper bounds (seconds) of the Prometheus histograms' `le` buckets.
+pub const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A corepool `Histogram` as Prometheus buckets: per-bucket counts (the
+/// encoder accumulates them), from the cumulative `count_at_most`, and the
+/// `+Inf` bucket. A value counts in the first `le` bound at or above the
+/// upper edge of its log-linear bucket (at most 12.5 % above the value), so
+/// a value just under a bound may land in the next bucket, never below.
+fn buckets(h: &corepool::Histogram) -> Vec<(f64, u64)> {
+    let mut below = 0;
+    let mut out: Vec<(f64, u64)> = BUCKETS
         .iter()
-        .map(|g| ("gauge", g))
-        .chain(counters.iter().map(|c| ("counter", c)));
-    let mut out = String::new();
-    for (kind, (name, help, value)) in typed {
-        out.push_str(&format!(
-            "# HELP corepool_{name} {help}\n# TYPE corepool_{name} {kind}\ncorepool_{name} {value}\n"
-        ));
-    }
+        .map(|&le| {
+            let at_most = h.count_at_most(Duration::from_secs_f64(le));
+            let n = at_most - below;
+            below = at_most;
+            (le, n)
+        })
+        .collect();
+    out.push((f64::MAX, h.count() - below));
     out
 }
 
-async fn metrics(State(app): State<App>) -> String {
-    prometheus(&app.pool)
+/// A histogram for `encode_histogram`, from a snapshot.
+struct ConstHistogram<'a> {
+    histogram: &'a corepool::Histogram,
+    sum: Duration,
+}
+
+impl EncodeMetric for ConstHistogram<'_> {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::MetricEncoder<'_>,
+    ) -> Result<(), fmt::Error> {
+        encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            self.sum.as_secs_f64(),
+            self.histogram.count(),
+            &buckets(self.histogram),
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+/// The pool's metrics, read at each scrape (a `prometheus-client`
+/// collector): counters, gauges, and the queue-wait and run-time
+/// histograms.
+#[derive(Debug)]
+pub struct PoolCollector {
+    pool: Pool,
+}
+
+impl PoolCollector {
+    /// A collector of `pool`'s metrics (a lane's view: the lane's).
+    pub fn new(pool: Pool) -> PoolCollector {
+        PoolCollector { pool }
+    }
+}
+
+impl Collector for PoolCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
+        let m: Metrics = self.pool.metrics();
+        let gauges = [
+            ("workers", "Worker threads.", m.workers),
+            ("busy_workers", "Workers running a job.", m.busy_workers),
+            ("queued_jobs", "Jobs waiting for a worker.", m.queued),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(value as i64);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        // Counter names get `_total` from the encoder.
+        let counters = [
+            ("jobs_submitted", "Jobs accepted.", m.submitted),
+            (
+                "jobs_rejected",
+                "Jobs refused (queue full or closed).",
+                m.rejected,
+            ),
+            ("jobs_completed", "Jobs that ran to a value.", m.completed),
+            (
+                "jobs_failed",
+                "Jobs that panicked or returned Err.",
+                m.failed,
+            ),
+            (
+                "jobs_cancelled",
+                "Jobs cancelled or stopped early.",
+                m.cancelled,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        let histograms = [
+            (
+                "queue_wait_seconds",
+                "Time jobs waited in the queue before they started.",
+                &m.queue_wait_histogram,
+                m.queue_wait,
+            ),
+            (
+                "run_seconds",
+                "Time jobs ran.",
+                &m.run_time_histogram,
+                m.run_time,
+            ),
+        ];
+        for (name, help, histogram, sum) in histograms {
+            let h = ConstHistogram { histogram, sum };
+            h.encode(encoder.encode_descriptor(name, help, None, h.metric_type())?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The OpenMetrics content type (which Prometheus scrapes).
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+async fn metrics(State(app): State<App>) -> Response {
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, &app.registry) {
+        Ok(()) => ([(header::CONTENT_TYPE, OPENMETRICS)], text).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// The service's routes.
-pub fn app(pool: Pool, mode: Mode) -> Router {
+pub fn app(pool: Pool, options: Options) -> Router {
+    let mut registry = prometheus_client::registry::Registry::with_prefix("corepool");
+    registry.register_collector(Box::new(PoolCollector::new(pool.clone())));
+    let permits = Arc::new(Semaphore::new(options.permits));
     Router::new()
         .route("/work", get(work))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .with_state(App { pool, mode })
+        .with_state(App {
+            pool,
+            options,
+            permits,
+            registry: Arc::new(registry),
+        })
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; then stops taking
@@ -167,11 +354,30 @@ pub async fn serve(
     mode: Mode,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(pool.clone(), mode))
+    serve_with(listener, pool, Options::new(mode), shutdown).await
+}
+
+/// [`serve`] with all the options.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    pool: Pool,
+    options: Options,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(pool.clone(), options))
         .with_graceful_shutdown(shutdown)
         .await?;
     pool.close();
     pool.join_async().await.map_err(std::io::Error::other)
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App")
+            .field("pool", &self.pool)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 #[allow(dead_code)] // also compiled into the tests and the load benchmark
@@ -186,9 +392,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mode = match arg("--mode").as_deref() {
         None | Some("corepool") => Mode::Corepool,
         Some("spawn_blocking") => Mode::SpawnBlocking,
+        Some("spawn_blocking_limited") => Mode::SpawnBlockingLimited,
         Some("inline") => Mode::Inline,
         Some(other) => return Err(format!("unknown mode {other}").into()),
     };
+    let mut options = Options::new(mode);
+    options.close_on_503 = args.iter().any(|a| a == "--close-on-503");
     let workers = corepool::cpu_count();
     // A queue of 8 jobs per worker: beyond that, a request would wait longer
     // than 8 jobs' time, and is better answered 503 at once.
@@ -196,14 +405,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .workers(workers)
         .queue_capacity(8 * workers)
         .build()?;
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // The same number of threads for the blocking modes as corepool has.
+        .max_blocking_threads(workers)
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         println!("listening on http://{} ({mode:?})", listener.local_addr()?);
         let ctrl_c = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        serve(listener, pool, mode, ctrl_c).await
+        serve_with(listener, pool, options, ctrl_c).await
     })?;
     Ok(())
 }
