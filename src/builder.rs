@@ -234,7 +234,7 @@ impl PoolBuilder {
     ///     .build()?;
     /// let (release, hold) = std::sync::mpsc::channel::<()>();
     /// let busy = pool.apply_async(move || hold.recv().ok());
-    /// let stale = pool.apply_async(|| "too late");
+    /// let mut stale = pool.apply_async(|| "too late");
     /// std::thread::sleep(Duration::from_millis(50)); // it waits 50 ms > 20 ms
     /// release.send(())?;
     /// let err = stale.get().unwrap_err();

@@ -34,6 +34,12 @@ pub(crate) enum Empty {
 #[cfg(not(corepool_loom))]
 pub(crate) struct Queue {
     levels: [Level; LEVELS],
+    /// The levels ever pushed to (a bit each; the default level's from the
+    /// start): a worker polling for work looks only at those, so a pool
+    /// without lanes of other priorities pays for one channel, not three.
+    /// A pusher sets its bit before it sends; the fences of the sleeping
+    /// protocol (below) order that write before a sleeper's look.
+    used: std::sync::atomic::AtomicUsize,
     /// Workers asleep in `pop_blocking` (see the protocol there).
     sleepers: std::sync::atomic::AtomicUsize,
     bed: std::sync::Mutex<()>,
@@ -55,6 +61,7 @@ impl Queue {
         };
         Queue {
             levels: [level(), level(), level()],
+            used: std::sync::atomic::AtomicUsize::new(1 << crate::lane::Priority::Normal.level()),
             sleepers: std::sync::atomic::AtomicUsize::new(0),
             bed: std::sync::Mutex::new(()),
             wake: std::sync::Condvar::new(),
@@ -64,6 +71,10 @@ impl Queue {
     /// Queues `job` at priority `level`, or hands it back if the queue is
     /// closed.
     pub(crate) fn push(&self, job: Job, level: usize) -> Result<(), Job> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.used.load(Relaxed) & (1 << level) == 0 {
+            self.used.fetch_or(1 << level, Relaxed);
+        }
         self.levels[level]
             .sender
             .try_send(job)
@@ -80,8 +91,25 @@ impl Queue {
 
     /// The next job of the highest priority there is.
     pub(crate) fn try_pop(&self) -> Result<Job, Empty> {
+        const NORMAL: usize = crate::lane::Priority::Normal as usize;
+        let used = self.used.load(std::sync::atomic::Ordering::Relaxed);
+        if used == 1 << NORMAL {
+            // No lane of another priority was ever used: one channel, as
+            // cheap to poll as a pool without levels (workers poll it in
+            // their spin loop).
+            return self.levels[NORMAL]
+                .receiver
+                .try_recv()
+                .map_err(|e| match e {
+                    async_channel::TryRecvError::Empty => Empty::Now,
+                    async_channel::TryRecvError::Closed => Empty::Forever,
+                });
+        }
         let mut empty = Empty::Forever;
-        for level in &self.levels {
+        for (i, level) in self.levels.iter().enumerate() {
+            if used & (1 << i) == 0 {
+                continue; // never pushed to: empty, and closed with the rest
+            }
             match level.receiver.try_recv() {
                 Ok(job) => return Ok(job),
                 Err(async_channel::TryRecvError::Empty) => empty = Empty::Now,
