@@ -129,6 +129,31 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Quality of service is options on the same door:
+//! [`Apply::deadline`] / [`Map::deadline`] and
+//! [`PoolBuilder::max_queue_wait`] (work that would start too late never
+//! runs: [`Cancellation::DeadlineExpired`]),
+//! [`PoolBuilder::queue_wait_target`] (admission by queue delay),
+//! [`Pool::lane`] (a [`Priority`] and a parallelism cap for background
+//! work), [`Pool::reserve`] / [`Pool::try_reserve`] (a [`Permit`] holds a
+//! place before the work exists), latency distributions in [`Metrics`]
+//! ([`Histogram`]), and, with the cargo feature `tower`, `PoolService`, a
+//! `tower::Service` whose readiness is the pool's capacity.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use corepool::{Apply, Lane, Pool, Priority};
+//!
+//! let pool = Pool::builder().workers(2).queue_wait_target(Duration::from_millis(50)).build()?;
+//! let batch = pool.lane(Lane::new("batch").max_workers(1).priority(Priority::Low))?;
+//! let mut nightly = batch.map_async(|x: u64| x.count_ones(), 0..10_000);
+//! let request = Apply::new(|| "fresh").deadline(Instant::now() + Duration::from_secs(1));
+//! assert_eq!(pool.run(request)?, "fresh"); // not behind the batch: it holds one worker at most
+//! assert_eq!(nightly.get()?.len(), 10_000);
+//! println!("p99 queue wait: {:?}", pool.metrics().queue_wait_histogram.quantile(0.99));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Per-worker state and recycling
 //!
 //! [`PoolBuilder::build_with_state`] gives each worker a value of your type
