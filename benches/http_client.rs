@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 /// One keep-alive connection.
 pub struct Conn {
     stream: BufReader<TcpStream>,
+    closing: bool,
 }
 
 impl Conn {
@@ -17,6 +18,7 @@ impl Conn {
         stream.set_nodelay(true)?;
         Ok(Conn {
             stream: BufReader::new(stream),
+            closing: false,
         })
     }
 
@@ -45,11 +47,21 @@ impl Conn {
                 if name.eq_ignore_ascii_case("content-length") {
                     length = value.trim().parse().map_err(io::Error::other)?;
                 }
+                if name.eq_ignore_ascii_case("connection")
+                    && value.trim().eq_ignore_ascii_case("close")
+                {
+                    self.closing = true;
+                }
             }
         }
         let mut body = vec![0; length];
         self.stream.read_exact(&mut body).await?;
         Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    /// Whether the server said `Connection: close` in its last answer.
+    pub fn closing(&self) -> bool {
+        self.closing
     }
 
     /// Sends `GET path` without waiting for the answer.

@@ -4,6 +4,7 @@
 //! at its bound and memory stays flat; `/metrics` counts what was sent.
 
 #[path = "http_client.rs"]
+#[allow(dead_code)] // `closing` is for the load benchmark
 mod http;
 #[path = "../examples/web_service.rs"]
 #[allow(dead_code)]
@@ -192,9 +193,12 @@ fn metrics_count_what_was_sent() {
     });
 }
 
+/// A sample: metric name, labels, value.
+type Sample<'a> = (&'a str, Vec<(&'a str, &'a str)>, f64);
+
 /// One sample line of the Prometheus/OpenMetrics text format:
 /// `name{label="value",...} number`; `None` if the line is not one.
-fn sample(line: &str) -> Option<(&str, Vec<(&str, &str)>, f64)> {
+fn sample(line: &str) -> Option<Sample<'_>> {
     let (series, value) = line.rsplit_once(' ')?;
     let value: f64 = match value {
         "+Inf" => f64::INFINITY,

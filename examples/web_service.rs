@@ -15,12 +15,14 @@
 //! `--mode inline` run the same work through tokio's `spawn_blocking` or on
 //! the runtime's own threads, for the load benchmark (`web_load`).
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -63,19 +65,28 @@ pub struct Options {
     /// Whether a 503 closes the connection (`Connection: close`), so that a
     /// client that resends at once has to reconnect first.
     pub close_on_503: bool,
+    /// The most a 503 is held back on a connection that keeps being refused:
+    /// the first refusal on a connection is answered at once, the n-th in a
+    /// row after 1 ms × 2^(n-2), up to this; a 200 resets it. A client that
+    /// resends every 503 at once (a retry flood) then waits on its own
+    /// connection instead of taking the CPU the work needs. `None`: every
+    /// 503 at once.
+    pub retry_penalty: Option<Duration>,
     /// `SpawnBlockingLimited`'s permits: set it to what the pool admits
     /// (workers + queue capacity).
     pub permits: usize,
 }
 
 impl Options {
-    /// `mode`, a 10 s timeout, keep-alive after a 503, the permits of a
+    /// `mode`, a 10 s timeout, keep-alive after a 503, a retry penalty of
+    /// up to 1 s, the permits of a
     /// pool of `cpu_count()` workers with 8 queue places each.
     pub fn new(mode: Mode) -> Options {
         Options {
             mode,
             timeout: Duration::from_secs(10),
             close_on_503: false,
+            retry_penalty: Some(Duration::from_secs(1)),
             permits: 9 * corepool::cpu_count(),
         }
     }
@@ -106,6 +117,9 @@ struct App {
     /// `SpawnBlockingLimited`'s admission.
     permits: Arc<Semaphore>,
     registry: Arc<prometheus_client::registry::Registry>,
+    /// Refusals in a row per connection (by peer address), for the retry
+    /// penalty.
+    strikes: Arc<Mutex<HashMap<SocketAddr, u32>>>,
 }
 
 /// `rounds=N` from the query string (about 1.4 ns of work a round here).
@@ -134,8 +148,28 @@ pub fn digest(rounds: u64) -> Option<u64> {
     Some(h)
 }
 
-/// The answer to a request that was not admitted (or took too long).
-fn unavailable(options: &Options) -> Response {
+/// The answer to a request that was not admitted (or took too long): a
+/// 503, held back by the retry penalty if the connection keeps being
+/// refused.
+async fn unavailable(app: &App, peer: SocketAddr) -> Response {
+    let options = &app.options;
+    if let Some(max) = options.retry_penalty {
+        let strikes = {
+            let mut strikes = app.strikes.lock().unwrap_or_else(|e| e.into_inner());
+            if strikes.len() >= 100_000 {
+                // Closed connections leave their entry: forget them all now
+                // and then.
+                strikes.clear();
+            }
+            let n = strikes.entry(peer).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        };
+        if strikes >= 2 {
+            let penalty = Duration::from_millis(1 << (strikes - 2).min(20)).min(max);
+            tokio::time::sleep(penalty).await;
+        }
+    }
     let mut response = StatusCode::SERVICE_UNAVAILABLE.into_response();
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -145,7 +179,11 @@ fn unavailable(options: &Options) -> Response {
     response
 }
 
-async fn work(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
+async fn work(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let rounds = rounds(query.as_deref());
     let value = match app.options.mode {
         // `oneshot` waits for readiness (under `LoadShed`: at once, ready or
@@ -155,11 +193,11 @@ async fn work(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
         Mode::Corepool => match work_service(&app.pool, &app.options).oneshot(rounds).await {
             Ok(value) => value,
             // Not ready: the queue is full (or its wait above target).
-            Err(e) if e.is::<Overloaded>() => return unavailable(&app.options),
+            Err(e) if e.is::<Overloaded>() => return unavailable(&app, peer).await,
             // Too slow: the job was cancelled with its result.
-            Err(e) if e.is::<Elapsed>() => return unavailable(&app.options),
+            Err(e) if e.is::<Elapsed>() => return unavailable(&app, peer).await,
             // The pool is closing (shutdown).
-            Err(e) if e.is::<corepool::TaskError>() => return unavailable(&app.options),
+            Err(e) if e.is::<corepool::TaskError>() => return unavailable(&app, peer).await,
             Err(_) => None,
         },
         Mode::SpawnBlocking => tokio::task::spawn_blocking(move || digest(rounds))
@@ -168,7 +206,7 @@ async fn work(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
             .flatten(),
         Mode::SpawnBlockingLimited => {
             let Ok(permit) = app.permits.clone().try_acquire_owned() else {
-                return unavailable(&app.options);
+                return unavailable(&app, peer).await;
             };
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
@@ -180,6 +218,12 @@ async fn work(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
         }
         Mode::Inline => digest(rounds),
     };
+    if app.options.retry_penalty.is_some() {
+        app.strikes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&peer);
+    }
     match value {
         Some(h) => format!("{h:016x}\n").into_response(),
         None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
@@ -342,6 +386,7 @@ pub fn app(pool: Pool, options: Options) -> Router {
             options,
             permits,
             registry: Arc::new(registry),
+            strikes: Arc::default(),
         })
 }
 
@@ -364,7 +409,8 @@ pub async fn serve_with(
     options: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(pool.clone(), options))
+    let app = app(pool.clone(), options).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     pool.close();
@@ -398,6 +444,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut options = Options::new(mode);
     options.close_on_503 = args.iter().any(|a| a == "--close-on-503");
+    if args.iter().any(|a| a == "--no-retry-penalty") {
+        options.retry_penalty = None;
+    }
     let workers = corepool::cpu_count();
     // A queue of 8 jobs per worker: beyond that, a request would wait longer
     // than 8 jobs' time, and is better answered 503 at once.
