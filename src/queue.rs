@@ -16,6 +16,33 @@
 //! close/terminate racing submission (`src/tests/loom_registry.rs`) can
 //! explore the registry's protocol; the channel itself is async-channel's
 //! to get right, and is linearizable, which the stand-in is too.
+//!
+//! # Scaling past a few cores (a design, not built)
+//!
+//! Every submission is one push and every start one pop on the same
+//! channel, so all workers and submitters contend on its head and tail
+//! cache lines. A contended compare-and-swap costs ~50–100 ns when the line
+//! moves between cores (more across sockets), so one queue tops out at a
+//! few million jobs per second in all, whatever the worker count. With `W`
+//! workers running jobs of `t` each, the queue sees `W / t` pops per
+//! second: it starts to matter near 1 M/s, i.e. for jobs shorter than about
+//! `W` µs (16 µs on 16 workers). Maps and `imap` cut their input into chunks
+//! of ~50 µs to ~1 ms of work (`cost.rs`, `imap/window.rs`), so they stay
+//! below that up to ~50 workers; a burst of single tiny `apply`s (P4 in
+//! BENCHMARKS.md, ~5 µs each) would hit it from about 8 workers.
+//!
+//! What would lift it is rayon's and tokio's shape: a deque per worker
+//! (the owner pushes and pops its own end without contention; idle workers
+//! steal half of another's from the other end), a global injector per
+//! priority level for submissions from outside the pool (a worker takes a
+//! batch from it at once, so the shared traffic is divided by the batch),
+//! and a jobs-event counter in the sleep protocol so a push wakes a sleeper
+//! only when none is searching. Nested work from a worker would go to its
+//! own deque, which is where `blocking.rs`'s waiter already looks first.
+//! Lanes stay as they are (parking happens after a pop). On this 2-core
+//! machine nothing can show a gain (the queue is not the bottleneck at 2
+//! workers: P2 and P4 spend their time in wake-ups and tokio), so it is
+//! left for a machine with more cores.
 
 use crate::job::Job;
 
