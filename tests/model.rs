@@ -1,5 +1,7 @@
 //! A model-based test of the public API: random sequences of submissions of
-//! every kind and admission mode, nested calls, dropped results, panics and
+//! every kind and admission mode (permits included), on the pool and on two
+//! lanes (a low one capped at one worker, a high one), nested calls,
+//! dropped results, panics and
 //! panicking drops, `close`, `terminate` and `join`, on 1–3 workers with
 //! bounded and unbounded queues and with recycling, checked against a simple
 //! reference model. proptest shrinks a failing sequence to a smallest one.
@@ -11,10 +13,12 @@
 //! * otherwise: the right value (or the right error: a panic at the right
 //!   index, the user's `Err` at the right index), or a cancellation the
 //!   sequence allows: `QueueFull` on a bounded queue (shed, depends on
-//!   timing), `Terminated` once the sequence terminated the pool;
+//!   timing; never for work spent through a permit), `Terminated` once the
+//!   sequence terminated the pool;
 //! * every result resolves exactly once, within the time limit (no hang);
 //! * after the sequence, no worker was lost (every worker takes part in a
-//!   rendezvous), and at rest `submitted == completed + failed + cancelled`.
+//!   rendezvous), and at rest `submitted == completed + failed + cancelled`,
+//!   in the pool and in each lane.
 //!
 //! `cargo test` (and so CI) runs 1 000 cases, about a second;
 //! `PROPTEST_CASES=100000 cargo test --release --test model`
@@ -81,6 +85,19 @@ enum Op {
     /// returns one (dropped on the worker, or by the detaching thread if
     /// the work already finished, which is then the caller's own panic).
     PanickingDrop,
+    /// A permit taken with `try_reserve` on a view (0: the pool, 1: a low
+    /// lane capped at one worker, 2: a high lane) and spent at once: its
+    /// work is never shed.
+    Permit {
+        v: u32,
+        view: u8,
+    },
+    /// `apply_async` on a view, kept.
+    InLane {
+        v: u32,
+        view: u8,
+        panics: bool,
+    },
     /// Drops the kept result at this position (modulo their number).
     DropKept(usize),
     Close,
@@ -124,6 +141,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<u32>().prop_map(|v| Op::Timed { v }),
         3 => (1..20_u8).prop_map(|n| Op::Nested { n }),
         1 => Just(Op::PanickingDrop),
+        2 => (any::<u32>(), 0..3_u8).prop_map(|(v, view)| Op::Permit { v, view }),
+        3 => (any::<u32>(), 0..3_u8, prop::bool::weighted(0.1))
+            .prop_map(|(v, view, panics)| Op::InLane { v, view, panics }),
         2 => any::<usize>().prop_map(Op::DropKept),
         1 => Just(Op::Close),
         1 => Just(Op::Terminate),
@@ -251,6 +271,16 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
         builder = builder.max_tasks_per_worker(n);
     }
     let pool = builder.build().map_err(|e| e.to_string())?;
+    let lane = |l: corepool::Lane| pool.lane(l).map_err(|e| e.to_string());
+    let views = [
+        pool.clone(),
+        lane(
+            corepool::Lane::new("low")
+                .max_workers(1)
+                .priority(corepool::Priority::Low),
+        )?,
+        lane(corepool::Lane::new("high").priority(corepool::Priority::High))?,
+    ];
     let bounded = config.capacity.is_some();
     let (mut closed, mut terminated) = (false, false);
     let mut kept: Vec<Kept> = Vec::new();
@@ -446,6 +476,32 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.detach()));
                 let _ = detached;
             }
+            Op::Permit { v, view } => match views[usize::from(view)].try_reserve() {
+                Ok(_) if closed => return Err("a permit from a closed pool".into()),
+                Ok(permit) => {
+                    let never_shed = Allowed {
+                        closed_at_submission: false,
+                        bounded: false,
+                    };
+                    kept.push(Kept::One(
+                        permit.spawn(move || v),
+                        Expect::Value(v),
+                        never_shed,
+                    ));
+                }
+                Err(corepool::ReserveError::Closed) if closed => {}
+                Err(corepool::ReserveError::Full) if bounded && !closed => {}
+                Err(other) => return Err(format!("try_reserve: {other} (closed: {closed})")),
+            },
+            Op::InLane { v, view, panics } => {
+                let r = views[usize::from(view)].apply_async(move || value(v, panics));
+                let expect = if panics {
+                    Expect::Panic
+                } else {
+                    Expect::Value(v)
+                };
+                kept.push(Kept::One(r, expect, allowed));
+            }
             Op::DropKept(i) => {
                 if !kept.is_empty() {
                     let at = i % kept.len();
@@ -513,6 +569,15 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
     let m = pool.metrics();
     if m.submitted != m.completed + m.failed + m.cancelled || m.queued != 0 || m.busy_workers != 0 {
         return Err(format!("metrics do not balance at rest: {m:?}"));
+    }
+    for view in &views[1..] {
+        let l = view.metrics();
+        if l.submitted != l.completed + l.failed + l.cancelled
+            || l.queued != 0
+            || l.busy_workers != 0
+        {
+            return Err(format!("a lane's metrics do not balance at rest: {l:?}"));
+        }
     }
     if m.workers != config.workers {
         return Err(format!(
