@@ -14,6 +14,10 @@
 //! 400/s, twice what 2 workers do, with `queue_capacity(16)`, without and
 //! with `queue_wait_target(20 ms)`, and `spawn_blocking` behind a semaphore
 //! of the same 18 places: the accepted jobs' latency and the accept rate.
+//! A fourth row admits in the caller on the *predicted* wait of a new job
+//! (queued x mean run time / workers ≤ 20 ms), the rule this benchmark
+//! suggests for `queue_wait_target`, which reads the wait of the last job
+//! started (a signal one queue length old).
 //!
 //! The configurations run in `--rounds` alternating rounds (the machine is
 //! shared and noisy); each row is one configuration in one round. This is
@@ -198,6 +202,11 @@ fn mixed(config: Mixed, secs: f64, per_ms: f64) -> MixedRun {
 enum Overload {
     Capacity,
     WaitTarget,
+    /// The caller offers only while the wait a new job can expect (queued
+    /// jobs x mean run time / workers, from `metrics()`) is within 20 ms:
+    /// the admission rule suggested for `queue_wait_target`, tried from
+    /// outside.
+    PredictedWait,
     SpawnBlockingSemaphore,
 }
 
@@ -206,6 +215,9 @@ impl Overload {
         match self {
             Overload::Capacity => "`queue_capacity(16)`",
             Overload::WaitTarget => "`queue_capacity(16)` + `queue_wait_target(20 ms)`",
+            Overload::PredictedWait => {
+                "`queue_capacity(16)` + caller admits on predicted wait ≤ 20 ms"
+            }
             Overload::SpawnBlockingSemaphore => "`spawn_blocking` + `Semaphore(18)`",
         }
     }
@@ -213,6 +225,9 @@ impl Overload {
 
 struct OverloadRun {
     accepted: Vec<Duration>,
+    /// Submission to the job's end on its worker (no wake-up of the
+    /// awaiting task).
+    on_worker: Vec<Duration>,
     offered: u64,
     secs: f64,
 }
@@ -243,27 +258,48 @@ fn overload(config: Overload, secs: f64, per_ms: f64) -> OverloadRun {
                 if let Ok(permit) = permits.clone().try_acquire_owned() {
                     let job = tokio::task::spawn_blocking(move || {
                         let _permit = permit;
-                        burn(iters)
+                        burn(iters);
+                        Instant::now()
                     });
                     accepted.push(tokio::spawn(async move {
-                        job.await.unwrap();
-                        t.elapsed()
+                        let done = job.await.unwrap();
+                        (t.elapsed(), done - t)
                     }));
                 }
-            } else if let Ok(job) = p.offer(move || burn(iters)) {
+                continue;
+            }
+            if config == Overload::PredictedWait {
+                let m = p.metrics();
+                let ran = m.completed + m.failed + m.cancelled;
+                let mean = if ran == 0 {
+                    Duration::ZERO
+                } else {
+                    m.run_time / ran as u32
+                };
+                if mean * m.queued as u32 / 2 > Duration::from_millis(20) {
+                    continue;
+                }
+            }
+            if let Ok(job) = p.offer(move || {
+                burn(iters);
+                Instant::now()
+            }) {
                 accepted.push(tokio::spawn(async move {
-                    job.await.unwrap();
-                    t.elapsed()
+                    let done = job.await.unwrap();
+                    (t.elapsed(), done - t)
                 }));
             }
         }
         let mut run = OverloadRun {
             accepted: Vec::new(),
+            on_worker: Vec::new(),
             offered,
             secs: started.elapsed().as_secs_f64(),
         };
         for a in accepted {
-            run.accepted.push(a.await.unwrap());
+            let (awaited, on_worker) = a.await.unwrap();
+            run.accepted.push(awaited);
+            run.on_worker.push(on_worker);
         }
         run
     });
@@ -314,6 +350,7 @@ fn main() {
         let mut order = vec![
             Overload::Capacity,
             Overload::WaitTarget,
+            Overload::PredictedWait,
             Overload::SpawnBlockingSemaphore,
         ];
         if round % 2 == 0 {
@@ -322,6 +359,7 @@ fn main() {
         for config in order {
             let mut r = overload(config, secs, per_ms);
             r.accepted.sort();
+            r.on_worker.sort();
             eprintln!("round {round}: {} done", config.name());
             overload_rows.push((config, round, r));
         }
@@ -355,12 +393,13 @@ fn main() {
     );
     println!();
     println!(
-        "| configuration | round | offered | accepted | accept rate | accepted/s | p50 | p99 | max |"
+        "| configuration | round | offered | accepted | accept rate | accepted/s | p50 | p99 | max | p99 to the job's end on its worker |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for config in [
         Overload::Capacity,
         Overload::WaitTarget,
+        Overload::PredictedWait,
         Overload::SpawnBlockingSemaphore,
     ] {
         for (c, round, r) in &overload_rows {
@@ -368,7 +407,7 @@ fn main() {
                 continue;
             }
             println!(
-                "| {} | {round} | {} | {} | {:.0} % | {:.0} | {:.1} ms | {:.1} ms | {:.1} ms |",
+                "| {} | {round} | {} | {} | {:.0} % | {:.0} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
                 c.name(),
                 r.offered,
                 r.accepted.len(),
@@ -377,6 +416,7 @@ fn main() {
                 ms(percentile(&r.accepted, 0.5)),
                 ms(percentile(&r.accepted, 0.99)),
                 ms(r.accepted.last().copied().unwrap_or_default()),
+                ms(percentile(&r.on_worker, 0.99)),
             );
         }
     }
