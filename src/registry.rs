@@ -280,6 +280,15 @@ impl Registry {
         }
     }
 
+    /// Queues a job on a place taken by `try_reserve`; gives the place back
+    /// (and counts a refusal) if the queue closed meanwhile.
+    pub(crate) fn enqueue_reserved(&self, job: Job) -> Result<(), Refused> {
+        let lane = job.head().lane().cloned();
+        self.enqueue(job).inspect_err(|_| {
+            self.count_rejected(lane.as_ref());
+        })
+    }
+
     /// Queues a job that holds a place; gives the place back if the queue
     /// closed meanwhile.
     fn enqueue(&self, job: Job) -> Result<(), Refused> {

@@ -101,6 +101,30 @@ fn an_offer_allocates_its_job_cell_only() {
 }
 
 #[test]
+fn a_refusal_allocates_nothing() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // A hang fails the test (the watchdog thread is made before counting).
+    within(move || {
+        let pool = Pool::builder()
+            .workers(1)
+            .queue_capacity(1)
+            .build()
+            .unwrap();
+        let busy = common::occupy(&pool, 1);
+        let _held = pool.try_reserve().unwrap(); // the only place: full now
+        // Under overload the refusals are the common case: an `offer`
+        // handed back and a `try_reserve` refused build no job.
+        let per = per_round(|| {
+            assert!(pool.offer(|| 7_u64).unwrap_err().is_full());
+            assert!(pool.try_reserve().unwrap_err().is_full());
+        });
+        eprintln!("a refused offer and try_reserve: {per:.3} allocations");
+        assert_eq!(per, 0.0, "{per} allocations per refusal");
+        busy.release();
+    });
+}
+
+#[test]
 fn a_sync_apply_allocates_at_most_once() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // A hang fails the test (the watchdog thread is made before counting).

@@ -332,8 +332,28 @@ where
     E: Outcome,
     Ctx: 'static,
 {
-    let (cell, result) = prepare(apply, &door);
     let registry = door.registry;
+    if door.mode == Mode::Offer {
+        // `try_reserve`, then the permit's path: a refusal (the common case
+        // under overload) builds no job, so it costs no allocation.
+        if let Err(why) = registry.try_reserve() {
+            registry.count_rejected(door.lane);
+            return Err(why.hand_back(apply));
+        }
+        let (cell, result) = prepare(apply, &door);
+        return match registry.enqueue_reserved(cell.clone()) {
+            Ok(()) => Ok(result),
+            Err(why) => {
+                // Closed since the reservation: hand the work back.
+                let body = cell
+                    .take_back()
+                    .expect("refused before anybody could claim it");
+                drop(result);
+                Err(why.hand_back(body.apply))
+            }
+        };
+    }
+    let (cell, result) = prepare(apply, &door);
     match door.mode {
         // A worker about to block on this very job: run it now, unqueued
         // (it would claim it from the queue first anyway), unless its
@@ -350,13 +370,6 @@ where
     }
     match registry.push(cell.clone()) {
         Ok(()) => Ok(result),
-        Err(why) if door.mode == Mode::Offer => {
-            let body = cell
-                .take_back()
-                .expect("refused before anybody could claim it");
-            drop(result);
-            Err(why.hand_back(body.apply))
-        }
         Err(why) => {
             cell.reject(&registry.places, why.cancellation());
             Ok(result)
