@@ -33,6 +33,27 @@ use corepool::Pool;
 use http::Conn;
 use web_service::{Mode, Options};
 
+/// CPU time this process (server, pool and load generator) has used, in
+/// seconds, from `/proc/self/stat` (utime + stime, at 100 ticks a second);
+/// 0 where there is no procfs.
+fn process_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -49,6 +70,8 @@ struct Run {
     work: Vec<Duration>,
     health: Vec<Duration>,
     secs: f64,
+    /// CPU seconds the whole process used during the run.
+    cpu: f64,
 }
 
 /// How a load run is set up.
@@ -165,6 +188,7 @@ fn run(load: Load) -> Run {
             })
         };
         let started = Instant::now();
+        let cpu_before = process_cpu_secs();
         tokio::time::sleep(Duration::from_secs(secs)).await;
         done.store(true, Ordering::Relaxed);
         let mut run = Run {
@@ -174,6 +198,7 @@ fn run(load: Load) -> Run {
             work: Vec::new(),
             health: probe.await.unwrap(),
             secs: 0.0,
+            cpu: 0.0,
         };
         for l in loaders {
             let (ok, shed, reconnects, times) = l.await.unwrap();
@@ -183,6 +208,7 @@ fn run(load: Load) -> Run {
             run.work.extend(times);
         }
         run.secs = started.elapsed().as_secs_f64();
+        run.cpu = process_cpu_secs() - cpu_before;
         run
     });
     let _ = stop.send(());
@@ -203,9 +229,9 @@ fn goodput(
 ) {
     let workers = corepool::cpu_count();
     println!(
-        "| connections | 503s | mode | round | completed req/s | 503/s | reconnects/s | p50 | p99 |"
+        "| connections | 503s | mode | round | completed req/s | 503/s | reconnects/s | p50 | p99 | CPU the process got | completed per CPU-second |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     // Rounds outermost, each in the opposite order of the one before: the
     // machine's other load drifts, so no configuration always runs first.
     for round in 1..=repeat {
@@ -243,12 +269,14 @@ fn goodput(
                 let ms = |d: Duration| d.as_secs_f64() * 1e3;
                 let policy = if penalty { "retry penalty" } else { "at once" };
                 println!(
-                    "| {conns} | {policy} | {name} | {round} | {:.1} | {:.0} | {:.0} | {:.0} ms | {:.0} ms |",
+                    "| {conns} | {policy} | {name} | {round} | {:.1} | {:.0} | {:.0} | {:.0} ms | {:.0} ms | {:.2} cores | {:.1} |",
                     r.ok as f64 / r.secs,
                     r.shed as f64 / r.secs,
                     r.reconnects as f64 / r.secs,
                     ms(percentile(&r.work, 0.5)),
                     ms(percentile(&r.work, 0.99)),
+                    r.cpu / r.secs,
+                    r.ok as f64 / r.cpu.max(0.01),
                 );
             }
         }
