@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, RedisError, RedisResult, ToRedisArgs, Value};
+use redis::{
+    AsyncConnectionConfig, Client, ErrorKind, RedisError, RedisResult, ToRedisArgs, Value,
+};
 
 use crate::parse::{self, Entry};
 
@@ -378,7 +380,8 @@ impl StreamConsumer {
     /// # Errors
     ///
     /// The first Redis error (connecting, reading, writing or
-    /// acknowledging). The entries taken and not acknowledged stay pending.
+    /// acknowledging), or an error of kind `Client` when `pool` is closed
+    /// or terminated. The entries taken and not acknowledged stay pending.
     ///
     /// # Examples
     ///
@@ -442,11 +445,11 @@ impl StreamConsumer {
                 let n = batch.len().min(shared.order.len());
                 shared.order.drain(..n).collect()
             };
-            assert_eq!(ids.len(), batch.len(), "one id per result, in read order");
+            let mut batch = batch.into_iter();
             let mut hset = redis::cmd("HSET");
             hset.arg(&self.results);
-            let mut done = Vec::with_capacity(batch.len());
-            for (id, result) in ids.into_iter().zip(batch) {
+            let mut done = Vec::with_capacity(ids.len());
+            for (id, result) in ids.into_iter().zip(batch.by_ref()) {
                 match result {
                     Ok(value) => {
                         hset.arg(&id).arg(value);
@@ -455,22 +458,21 @@ impl StreamConsumer {
                     Err(_) => report.failed.push(id),
                 }
             }
-            if done.is_empty() {
-                continue;
+            // A result beyond the ids is the stream's own last item: the
+            // pool was closed (the stream then ends). What came before it
+            // is still written and acknowledged.
+            let ended = batch.next().and_then(Result::err);
+            if !done.is_empty() {
+                self.write_and_ack(&mut writer, hset, done, &mut report)
+                    .await?;
             }
-            // The results are in Redis (its answer came back) before their
-            // entries are acknowledged: a crash in between re-delivers them,
-            // and the re-run writes the same fields again.
-            let _: Value = hset.query_async(&mut writer).await?;
-            report.written += done.len() as u64;
-            let acked: u64 = redis::cmd("XACK")
-                .arg(&self.stream)
-                .arg(&self.group)
-                .arg(&done)
-                .query_async(&mut writer)
-                .await?;
-            report.acked += acked;
-            report.last_ack = Some(SystemTime::now());
+            if let Some(error) = ended {
+                return Err(RedisError::from((
+                    ErrorKind::Client,
+                    "the corepool pool stopped taking work; the entries not acknowledged stay pending",
+                    error.to_string(),
+                )));
+            }
         }
         drop(batches);
 
@@ -482,6 +484,33 @@ impl StreamConsumer {
         report.read = shared.read;
         report.first_read = shared.first_read;
         Ok(report)
+    }
+}
+
+impl StreamConsumer {
+    /// Writes a batch of results (`hset`, its arguments added) and then
+    /// acknowledges their entries (`done`).
+    async fn write_and_ack(
+        &self,
+        writer: &mut MultiplexedConnection,
+        hset: redis::Cmd,
+        done: Vec<String>,
+        report: &mut Report,
+    ) -> RedisResult<()> {
+        // The results are in Redis (its answer came back) before their
+        // entries are acknowledged: a crash in between re-delivers them,
+        // and the re-run writes the same fields again.
+        let _: Value = hset.query_async(writer).await?;
+        report.written += done.len() as u64;
+        let acked: u64 = redis::cmd("XACK")
+            .arg(&self.stream)
+            .arg(&self.group)
+            .arg(&done)
+            .query_async(writer)
+            .await?;
+        report.acked += acked;
+        report.last_ack = Some(SystemTime::now());
+        Ok(())
     }
 }
 

@@ -31,21 +31,20 @@
 //! # Examples
 //!
 //! ```no_run
-//! use corepool_redis::{StreamConsumer, digest};
+//! use corepool_redis::StreamConsumer;
+//! use std::time::Duration;
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let client = redis::Client::open("redis://127.0.0.1:6379/")?;
 //!     let pool = corepool::Pool::new(2)?;
-//!     let consumer = StreamConsumer::new("jobs", "workers", "worker-1").results("jobs:results");
+//!     let consumer = StreamConsumer::new("jobs", "workers", "worker-1") // stream, group, this consumer
+//!         .results("jobs:results")              // HSET jobs:results <entry id> <value>
+//!         .min_idle(Duration::from_secs(60));   // claim entries a dead consumer left for 60 s
 //!     consumer.create_group(&client).await?;
-//!     // Runs until stopped (or, with `stop_when_idle(true)`, until the stream is drained).
-//!     let report = consumer
-//!         .run(&client, &pool, |entry| {
-//!             digest(entry.get("payload").unwrap_or_default(), 1_000).to_string()
-//!         })
-//!         .await?;
-//!     println!("{} entries written and acknowledged", report.acked);
+//!     consumer
+//!         .run(&client, &pool, |entry| corepool_redis::digest(entry.get("n").unwrap_or_default(), 500_000))
+//!         .await?;                              // runs until an error (or, with stop_when_idle, the end)
 //!     Ok(())
 //! }
 //! ```

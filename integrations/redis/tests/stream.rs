@@ -488,3 +488,37 @@ async fn panicking_entry(url: String) {
     assert_eq!((again.read, again.acked, again.failed.len()), (1, 0, 1));
     delete(&mut conn, &[&stream, &results]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_pool_ends_the_run_with_an_error_and_leaves_nothing_half_done() {
+    let Some(url) = redis_url("closed_pool") else {
+        return;
+    };
+    let mut conn = connect(&url).await;
+    let stream = fresh_key("closed");
+    fill(&mut conn, &stream, 10).await;
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let consumer = StreamConsumer::new(&stream, "g", "solo")
+        .block(Duration::from_millis(100))
+        .stop_when_idle(true);
+    consumer.create_group(&client).await.unwrap();
+    let pool = corepool::Pool::new(1).unwrap();
+    pool.close();
+    let run = consumer.run(&client, &pool, |entry: &Entry| entry.id.len());
+    let error = tokio::time::timeout(WAIT_LIMIT, run)
+        .await
+        .expect("the run ended")
+        .unwrap_err();
+    assert_eq!(error.kind(), redis::ErrorKind::Client, "{error}");
+    let results = consumer.results_key().to_owned();
+    let written: u64 = redis::cmd("HLEN")
+        .arg(&results)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(written, 0);
+    // Whatever was read stays pending: nothing acknowledged unwritten.
+    let audit = audit(&mut conn, &stream, &results).await;
+    assert_eq!(audit.acked, 0, "{audit:?}");
+    delete(&mut conn, &[&stream, &results]).await;
+}
