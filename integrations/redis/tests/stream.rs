@@ -21,7 +21,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_corepool-redis-stream");
 
 /// Entries in the kill test's stream.
 const ENTRIES: u64 = 2_000;
-/// About 1.5 ms of CPU per entry in a release build (less in a debug one,
+/// About 1.4 ms of CPU per entry in a release build (less in a debug one,
 /// whose digest is many times slower).
 const ROUNDS: u64 = if cfg!(debug_assertions) {
     75_000
