@@ -247,9 +247,10 @@ impl PoolBuilder {
         self
     }
 
-    /// Admission by queue delay: while the queue is not empty and the last
-    /// job a worker took from it had waited longer than `target`, the pool
-    /// refuses new work at once, as a full queue does
+    /// Admission by queue delay: while the wait a new job can expect (the
+    /// jobs queued ahead × the mean run time of recent jobs / the workers)
+    /// is above `target`, the pool refuses new work at once, as a full
+    /// queue does
     /// ([`SubmitError::Full`](crate::SubmitError::Full) from
     /// [`offer`](crate::Pool::offer), shed as
     /// [`QueueFull`](crate::Cancellation::QueueFull) by

@@ -216,6 +216,8 @@ pub(crate) struct Running<'a> {
     wanted: Arc<dyn Wanted>,
     stats: &'a WorkerStats,
     lane: Option<&'a WorkerStats>,
+    /// The queue's places, when admission reads run times.
+    places: Option<&'a Places>,
     started: Instant,
     counted: bool,
 }
@@ -239,6 +241,9 @@ impl Running<'_> {
         self.stats.finished(ran, run);
         if let Some(lane) = self.lane {
             lane.finished(ran, run);
+        }
+        if let Some(places) = self.places {
+            places.ran_for(run);
         }
     }
 }
@@ -306,15 +311,13 @@ impl<B: Body> Cell<B> {
         if let Some(lane) = lane {
             lane.started(queued);
         }
-        if !worker.inline {
-            worker.places.started_after(queued);
-        }
         let id = self.head.labels.id;
         let running = Running {
             id,
             wanted: self.clone(),
             stats,
             lane,
+            places: Some(worker.places).filter(|p| p.wants_run_times()),
             started,
             counted: false,
         };

@@ -22,13 +22,21 @@
 //! # Admission by queue wait
 //!
 //! With a [`queue_wait_target`](crate::PoolBuilder::queue_wait_target), a
-//! place is also refused while the queue is not empty and the last job a
-//! worker took from it had waited longer than the target (the sojourn time
-//! CoDel and Facebook's "Fail at Scale" shed on): an operator states a
-//! latency instead of guessing a queue length. The estimate is refreshed
-//! by every job a worker starts, and an empty queue always admits, so the
-//! pool cannot lock itself out. Each claim wakes one waiting submitter,
-//! which looks again with the fresh estimate.
+//! place is also refused while the wait a new job can expect is above the
+//! target: an operator states a latency instead of guessing a queue length.
+//! The expected wait is the jobs queued ahead × the mean run time of the
+//! pool's recent jobs (an exponentially weighted mean, weight 1/8 to the
+//! newest, refreshed by every job that ends) / the workers. An empty queue
+//! always admits, so the pool cannot lock itself out, and each claim wakes
+//! one waiting submitter, which looks again.
+//!
+//! A first version refused while the *last job started* had waited longer
+//! than the target (the sojourn time CoDel sheds on). Under a steady 2×
+//! overload that job had entered the queue one queue-length earlier, so
+//! everything offered since was admitted on an old, smaller wait: the queue
+//! swung past the target and back, and accepted jobs waited 2–3× the target
+//! at p99 (`benches/mixed_load.rs`, BENCHMARKS.md). The expected wait
+//! reacts to every admission at once.
 
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -40,43 +48,61 @@ pub(crate) struct Places {
     used: AtomicUsize,
     #[cfg(not(corepool_loom))]
     room: event_listener::Event,
-    /// Refuse while the last start had waited longer than this.
+    /// Refuse while a new job's expected wait is above this.
     wait_target: Option<Duration>,
-    /// How long the last job a worker took from the queue had waited (ns).
-    last_wait: AtomicU64,
+    /// The workers that share the queue.
+    workers: usize,
+    /// The mean run time of recent jobs (ns), with a target only.
+    mean_run: AtomicU64,
 }
 
 impl Places {
     /// The places of a queue of `capacity` jobs, or unbounded, admitting
-    /// while the queue's wait is below `wait_target`.
-    pub(crate) fn new(capacity: Option<usize>, wait_target: Option<Duration>) -> Self {
+    /// while a new job's expected wait on `workers` is below `wait_target`.
+    pub(crate) fn new(
+        capacity: Option<usize>,
+        wait_target: Option<Duration>,
+        workers: usize,
+    ) -> Self {
         Places {
             capacity,
             used: AtomicUsize::new(0),
             #[cfg(not(corepool_loom))]
             room: event_listener::Event::new(),
             wait_target,
-            last_wait: AtomicU64::new(0),
+            workers: workers.max(1),
+            mean_run: AtomicU64::new(0),
         }
     }
 
-    /// A worker took a job from the queue that had waited `queued`: the
-    /// estimate admission by queue wait reads.
-    pub(crate) fn started_after(&self, queued: Duration) {
-        if self.wait_target.is_some() {
-            let ns = u64::try_from(queued.as_nanos()).unwrap_or(u64::MAX);
-            self.last_wait
-                .store(ns, std::sync::atomic::Ordering::Relaxed);
-        }
+    /// Whether admission reads run times (a wait target is set).
+    pub(crate) fn wants_run_times(&self) -> bool {
+        self.wait_target.is_some()
     }
 
-    /// Whether the queue's wait is above the target now.
+    /// A job ran for `run`: folded into the mean that admission by queue
+    /// wait reads. Racy by design (a load and a store): two workers ending
+    /// at once may lose one sample, which a mean does not miss.
+    pub(crate) fn ran_for(&self, run: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let ns = u64::try_from(run.as_nanos()).unwrap_or(u64::MAX);
+        let mean = self.mean_run.load(Relaxed);
+        let next = if mean == 0 {
+            ns
+        } else {
+            mean - mean / 8 + ns / 8
+        };
+        self.mean_run.store(next.max(1), Relaxed);
+    }
+
+    /// Whether a new job's expected wait is above the target now.
     fn over_target(&self) -> bool {
         let Some(target) = self.wait_target else {
             return false;
         };
-        let waited = self.last_wait.load(std::sync::atomic::Ordering::Relaxed);
-        self.used() > 0 && u128::from(waited) > target.as_nanos()
+        let ahead = self.used() as u128;
+        let mean = u128::from(self.mean_run.load(std::sync::atomic::Ordering::Relaxed));
+        ahead * mean / self.workers as u128 > target.as_nanos()
     }
 
     /// Takes a place: `false` when the queue is full (or its wait above the

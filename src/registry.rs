@@ -149,7 +149,7 @@ impl Registry {
             id: NEXT_POOL_ID.fetch_add(1, Relaxed),
             workers,
             queue: Queue::new(),
-            places: Places::new(admission.capacity, admission.wait_target),
+            places: Places::new(admission.capacity, admission.wait_target, workers),
             terminated: Arc::new(StdAtomicBool::new(false)),
             next_job: StdAtomicU64::new(0),
             shutdown,

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{Counter, LIMIT, occupy, on_tokio, within};
@@ -120,55 +119,43 @@ fn zero_waits_are_build_errors() {
     assert!(err.to_string().contains("queue_wait_target"), "{err}");
 }
 
-/// A job that holds the pool's only worker until released, and tells when
-/// it started.
-fn blocker(
-    pool: &Pool,
-) -> (
-    mpsc::Receiver<()>,
-    mpsc::Sender<()>,
-    corepool::AsyncResult<()>,
-) {
-    let (started_tx, started) = mpsc::channel();
-    let (release, hold) = mpsc::channel::<()>();
-    let r = pool.apply_async(move || {
-        started_tx.send(()).unwrap();
-        let _ = hold.recv();
-    });
-    (started, release, r)
+/// A pool of one worker with a 10 ms wait target that has measured jobs
+/// of at least 20 ms, its worker held busy: a new job behind one queued job
+/// can expect 20 ms or more.
+fn measured_and_busy() -> (Pool, common::Occupied) {
+    let pool = Pool::builder()
+        .workers(1)
+        .queue_wait_target(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        pool.apply(|| std::thread::sleep(Duration::from_millis(20)))
+            .unwrap();
+    }
+    let busy = occupy(&pool, 1);
+    (pool, busy)
 }
 
 #[test]
-fn work_is_refused_while_the_queue_wait_is_above_the_target() {
+fn work_is_refused_while_the_expected_wait_is_above_the_target() {
     within(|| {
-        let pool = Pool::builder()
-            .workers(1)
-            .queue_wait_target(Duration::from_millis(10))
-            .build()
-            .unwrap();
-        let busy = occupy(&pool, 1);
-        // B waits 40 ms in the queue, then starts: the queue's wait is now
-        // known to be 40 ms, above the 10 ms target.
-        let (b_started, release_b, mut b) = blocker(&pool);
-        std::thread::sleep(Duration::from_millis(40));
-        busy.release();
-        b_started.recv_timeout(LIMIT).unwrap();
-        // The queue is empty: admitted whatever the estimate.
+        let (pool, busy) = measured_and_busy();
+        // The queue is empty: a new job can expect no wait.
         let mut c = pool.offer(|| "c").unwrap();
-        // The queue holds C and its wait is above the target: refused.
+        // One queued job of ~20 ms ahead, on one worker: above 10 ms.
         match pool.offer(|| "d") {
             Err(SubmitError::Full(work)) => assert_eq!(work(), "d"),
             other => panic!("expected Full, got {other:?}"),
         }
         assert_eq!(pool.try_reserve().unwrap_err(), ReserveError::Full);
-        let shed = pool.spawn(|| "e").get().unwrap_err();
+        let mut shed = pool.spawn(|| "e");
+        let shed = shed.get().unwrap_err();
         assert_eq!(shed.cancellation(), Some(Cancellation::QueueFull));
         // The offer and the spawn; a refused reservation is not a job.
         assert_eq!(pool.metrics().rejected, 2);
-        release_b.send(()).unwrap();
-        b.get().unwrap();
+        busy.release();
         assert_eq!(c.get().unwrap(), "c");
-        // C waited briefly: admission opens again.
+        // The queue is empty again: admission opens.
         assert_eq!(pool.offer(|| "f").unwrap().get().unwrap(), "f");
     });
 }
@@ -176,16 +163,7 @@ fn work_is_refused_while_the_queue_wait_is_above_the_target() {
 #[test]
 fn a_submitter_waiting_for_the_target_gets_in_when_the_queue_moves() {
     on_tokio(|| async {
-        let pool = Pool::builder()
-            .workers(1)
-            .queue_wait_target(Duration::from_millis(10))
-            .build()
-            .unwrap();
-        let busy = occupy(&pool, 1);
-        let (b_started, release_b, b) = blocker(&pool);
-        tokio::time::sleep(Duration::from_millis(40)).await;
-        busy.release();
-        b_started.recv_timeout(LIMIT).unwrap();
+        let (pool, busy) = measured_and_busy();
         let c = pool.offer(|| 3).unwrap();
         assert!(pool.try_reserve().is_err(), "over the target");
         let waiting = tokio::spawn({
@@ -194,9 +172,8 @@ fn a_submitter_waiting_for_the_target_gets_in_when_the_queue_moves() {
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiting.is_finished(), "held back while over the target");
-        release_b.send(()).unwrap();
+        busy.release();
         assert_eq!(waiting.await.unwrap(), 4);
         assert_eq!(c.await.unwrap(), 3);
-        b.await.unwrap();
     });
 }

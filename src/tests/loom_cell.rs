@@ -63,7 +63,7 @@ fn worker<'a>(places: &'a Places, stats: &'a WorkerStats, inline: bool) -> Worke
 fn run_reject_and_inline_claim_race_for_one_job() {
     loom::model(|| {
         let (runs, drops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let places = Arc::new(Places::new(Some(1), None));
+        let places = Arc::new(Places::new(Some(1), None, 1));
         let stats = Arc::new(WorkerStats::default());
         let (job, result) = job(&runs, &drops, &places);
         let popper = {
@@ -107,7 +107,7 @@ fn run_reject_and_inline_claim_race_for_one_job() {
 fn dropping_the_result_races_the_worker() {
     loom::model(|| {
         let (runs, drops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let places = Arc::new(Places::new(Some(1), None));
+        let places = Arc::new(Places::new(Some(1), None, 1));
         let stats = Arc::new(WorkerStats::default());
         let (job, result) = job(&runs, &drops, &places);
         let owner = thread::spawn(move || drop(result));
