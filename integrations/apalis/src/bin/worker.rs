@@ -44,7 +44,7 @@ use corepool_apalis::{CpuService, redis_config};
 use tower::Service;
 
 /// Rounds of splitmix64 per job: about 2 ms on the 2-core CI machine.
-const DEFAULT_JOB_ITERS: u64 = 250_000;
+const DEFAULT_JOB_ITERS: u64 = 500_000;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
