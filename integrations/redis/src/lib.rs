@@ -59,7 +59,7 @@ pub use parse::Entry;
 
 /// A deterministic CPU function for examples, tests and measurements:
 /// `rounds` rounds of 64-bit mixing over `data`, about 2 ns a round (1 000 000
-/// rounds took 2.0 ms on the 2-core machine of BEYOND.md).
+/// rounds took 2.0 ms on the 2-core machine of README.md).
 ///
 /// # Examples
 ///
