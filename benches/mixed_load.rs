@@ -1,7 +1,7 @@
 //! Mixed load and overload on two workers: what priority lanes, a lane's
 //! parallelism cap and admission by queue wait do for latency, measured.
 //!
-//! Run: `cargo run --release -p corepool-benches --example mixed_load [-- --secs 10 --rounds 2]`
+//! Run: `cargo run --release -p corepool-benches --example mixed_load [-- --secs 10 --rounds 2 --part a|b]`
 //!
 //! (a) **Batch and interactive.** A batch client keeps 8 jobs of 40 ms of
 //! CPU (a calibrated busy loop, not a sleep) in flight, and an interactive
@@ -319,9 +319,15 @@ fn main() {
             .unwrap_or(default)
     };
     let (secs, rounds) = (arg("--secs", 10.0), arg("--rounds", 2.0) as usize);
+    // `--part a` or `--part b`: only that part.
+    let part = args
+        .iter()
+        .position(|a| a == "--part")
+        .and_then(|i| args.get(i + 1))
+        .map_or("ab", String::as_str);
     let per_ms = calibrate();
     println!(
-        "command: cargo run --release -p corepool-benches --example mixed_load -- --secs {secs} --rounds {rounds}"
+        "command: cargo run --release -p corepool-benches --example mixed_load -- --secs {secs} --rounds {rounds} --part {part}"
     );
     println!(
         "calibrated: {:.0} rounds of mixing per ms of CPU (the fastest of 5 tries)",
@@ -338,6 +344,9 @@ fn main() {
     for round in 1..=rounds {
         // Alternate the order from round to round.
         let mut order = mixed_configs.to_vec();
+        if !part.contains('a') {
+            order.clear();
+        }
         if round % 2 == 0 {
             order.reverse();
         }
@@ -353,6 +362,9 @@ fn main() {
             Overload::PredictedWait,
             Overload::SpawnBlockingSemaphore,
         ];
+        if !part.contains('b') {
+            order.clear();
+        }
         if round % 2 == 0 {
             order.reverse();
         }
