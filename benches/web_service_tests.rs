@@ -310,3 +310,37 @@ fn metrics_parse_as_prometheus_text_with_histograms() {
         assert!(counter("corepool_busy_workers") <= 2.0);
     });
 }
+
+#[test]
+fn a_connection_refused_again_and_again_is_still_answered_and_served_once_there_is_room() {
+    let pool = Pool::builder()
+        .workers(1)
+        .queue_capacity(1)
+        .build()
+        .unwrap();
+    with_server(pool, |addr, pool| async move {
+        // The worker and the one queue place are taken.
+        let mut running = Conn::connect(addr).await.unwrap();
+        running.send(FOREVER).await.unwrap();
+        eventually("the worker is busy", || pool.metrics().busy_workers == 1).await;
+        let mut queued = Conn::connect(addr).await.unwrap();
+        queued.send(FOREVER).await.unwrap();
+        eventually("one job waits", || pool.metrics().queued == 1).await;
+        // Refusal after refusal on one keep-alive connection: each is
+        // answered (later and later, under the retry penalty), none hangs.
+        let mut client = Conn::connect(addr).await.unwrap();
+        for _ in 0..8 {
+            assert_eq!(client.get("/work?rounds=1000").await.unwrap().0, 503);
+        }
+        // Room again: the same connection is served.
+        drop(running);
+        drop(queued);
+        eventually("the pool is idle", || {
+            let m = pool.metrics();
+            m.busy_workers == 0 && m.queued == 0
+        })
+        .await;
+        assert_eq!(client.get("/work?rounds=1000").await.unwrap().0, 200);
+        assert_eq!(client.get("/work?rounds=1000").await.unwrap().0, 200);
+    });
+}

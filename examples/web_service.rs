@@ -10,6 +10,13 @@
 //! then `curl 'http://127.0.0.1:3000/work?rounds=2000000'` and
 //! `curl http://127.0.0.1:3000/metrics`.
 //!
+//! A connection that keeps being refused has its 503s held back longer and
+//! longer (the first at once, the n-th in a row after 1 ms × 2^(n-2), at
+//! most 1 s; a 200 resets it): a client that resends every 503 at once
+//! then waits on its own connection instead of taking the CPU the work
+//! needs (`--no-retry-penalty` turns it off; BENCHMARKS.md, "Goodput under
+//! a retry flood"). `--close-on-503` answers 503s with `Connection: close`.
+//!
 //! `--mode spawn_blocking`, `--mode spawn_blocking_limited` (a `Semaphore`
 //! with as many permits as corepool admits: 503 when none is free) and
 //! `--mode inline` run the same work through tokio's `spawn_blocking` or on
