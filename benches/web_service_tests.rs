@@ -237,6 +237,8 @@ fn metrics_parse_as_prometheus_text_with_histograms() {
         for _ in 0..5 {
             assert_eq!(c.get("/work?rounds=10000").await.unwrap().0, 200);
         }
+        // One in the batch lane.
+        assert_eq!(c.get("/work?lane=batch&rounds=10000").await.unwrap().0, 200);
         let (status, text) = c.get("/metrics").await.unwrap();
         assert_eq!(status, 200);
         assert_eq!(text.lines().last(), Some("# EOF"), "{text}");
@@ -293,7 +295,7 @@ fn metrics_parse_as_prometheus_text_with_histograms() {
                 .expect("a _count")
                 .2;
             assert_eq!(buckets.last().unwrap(), &(f64::INFINITY, count));
-            assert_eq!(count, 5.0, "five jobs started and ran");
+            assert_eq!(count, 6.0, "six jobs started and ran");
             assert!(samples.iter().any(|(n, _, _)| *n == format!("{name}_sum")));
         }
         let counter = |name: &str| {
@@ -303,7 +305,27 @@ fn metrics_parse_as_prometheus_text_with_histograms() {
                 .unwrap_or_else(|| panic!("no {name}"))
                 .2
         };
-        assert_eq!(counter("corepool_jobs_completed_total"), 5.0);
+        // The pool counts every job; the lane its own.
+        assert_eq!(counter("corepool_jobs_completed_total"), 6.0);
+        let lane = |name: &str| {
+            samples
+                .iter()
+                .find(|(n, labels, _)| *n == name && labels.contains(&("lane", "batch")))
+                .unwrap_or_else(|| panic!("no {name}{{lane=\"batch\"}} in {text}"))
+                .2
+        };
+        assert_eq!(lane("corepool_lane_jobs_completed_total"), 1.0);
+        assert_eq!(lane("corepool_lane_run_seconds_count"), 1.0);
+        assert_eq!(lane("corepool_lane_queued_jobs"), 0.0);
+        assert!(
+            samples.iter().any(
+                |(n, labels, v)| *n == "corepool_lane_queue_wait_seconds_bucket"
+                    && labels.contains(&("lane", "batch"))
+                    && labels.contains(&("le", "+Inf"))
+                    && *v == 1.0
+            ),
+            "{text}"
+        );
         assert_eq!(counter("corepool_workers"), 2.0);
         assert_eq!(counter("corepool_queued_jobs"), 0.0);
         // A worker may still be leaving its last job: present, at most 2.

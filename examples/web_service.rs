@@ -8,7 +8,10 @@
 //!
 //! Run: `cargo run --release -p corepool-benches --example web_service [-- --port 3000]`
 //! then `curl 'http://127.0.0.1:3000/work?rounds=2000000'` and
-//! `curl http://127.0.0.1:3000/metrics`.
+//! `curl http://127.0.0.1:3000/metrics`. `/work?lane=batch&rounds=...` runs
+//! in a low-priority lane capped at one worker (batch work that must not
+//! take the workers interactive requests need); `/metrics` has its own
+//! series, `corepool_lane_*{lane="batch"}`.
 //!
 //! A connection that keeps being refused has its 503s held back longer and
 //! longer (the first at once, the n-th in a row after 1 ms × 2^(n-2), at
@@ -33,9 +36,9 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use corepool::{Metrics, Pool, PoolService};
+use corepool::{Lane, Metrics, Pool, PoolService, Priority};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -120,6 +123,8 @@ fn work_service(pool: &Pool, options: &Options) -> WorkService {
 #[derive(Clone)]
 struct App {
     pool: Pool,
+    /// The lane of `/work?lane=batch`: low priority, at most one worker.
+    batch: Pool,
     options: Options,
     /// `SpawnBlockingLimited`'s admission.
     permits: Arc<Semaphore>,
@@ -192,12 +197,16 @@ async fn work(
     RawQuery(query): RawQuery,
 ) -> Response {
     let rounds = rounds(query.as_deref());
+    let batch = query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|pair| pair == "lane=batch"));
+    let pool = if batch { &app.batch } else { &app.pool };
     let value = match app.options.mode {
         // `oneshot` waits for readiness (under `LoadShed`: at once, ready or
         // not) and calls. If the client hangs up, axum drops this future and
         // with it the job's result: queued work is skipped, running work
         // sees `is_cancelled()`. `Timeout` drops it the same way.
-        Mode::Corepool => match work_service(&app.pool, &app.options).oneshot(rounds).await {
+        Mode::Corepool => match work_service(pool, &app.options).oneshot(rounds).await {
             Ok(value) => value,
             // Not ready: the queue is full (or its wait above target).
             Err(e) if e.is::<Overloaded>() => return unavailable(&app, peer).await,
@@ -267,20 +276,17 @@ fn buckets(h: &corepool::Histogram) -> Vec<(f64, u64)> {
 }
 
 /// A histogram for `encode_histogram`, from a snapshot.
-struct ConstHistogram<'a> {
-    histogram: &'a corepool::Histogram,
+struct ConstHistogram {
+    histogram: corepool::Histogram,
     sum: Duration,
 }
 
-impl EncodeMetric for ConstHistogram<'_> {
-    fn encode(
-        &self,
-        mut encoder: prometheus_client::encoding::MetricEncoder<'_>,
-    ) -> Result<(), fmt::Error> {
+impl EncodeMetric for ConstHistogram {
+    fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), fmt::Error> {
         encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
             self.sum.as_secs_f64(),
             self.histogram.count(),
-            &buckets(self.histogram),
+            &buckets(&self.histogram),
             None,
         )
     }
@@ -290,79 +296,126 @@ impl EncodeMetric for ConstHistogram<'_> {
     }
 }
 
-/// The pool's metrics, read at each scrape (a `prometheus-client`
+/// A pool's metrics, read at each scrape (a `prometheus-client`
 /// collector): counters, gauges, and the queue-wait and run-time
-/// histograms.
+/// histograms, as `corepool_*` for the whole pool and `corepool_lane_*`
+/// with a `lane` label for each lane added.
 #[derive(Debug)]
 pub struct PoolCollector {
     pool: Pool,
+    lanes: Vec<(String, Pool)>,
 }
 
 impl PoolCollector {
-    /// A collector of `pool`'s metrics (a lane's view: the lane's).
+    /// A collector of `pool`'s metrics.
     pub fn new(pool: Pool) -> PoolCollector {
-        PoolCollector { pool }
+        PoolCollector {
+            pool,
+            lanes: Vec::new(),
+        }
     }
+
+    /// Also a lane's own metrics (`view` from `Pool::lane`), labelled
+    /// `lane="name"`.
+    pub fn with_lane(mut self, name: impl Into<String>, view: Pool) -> PoolCollector {
+        self.lanes.push((name.into(), view));
+        self
+    }
+}
+
+/// One series: a lane's name (`None`: the whole pool) and its snapshot.
+type Series<'a> = (Option<&'a str>, Metrics);
+
+/// Encodes one metric family: the whole pool's series unlabelled, or each
+/// lane's with its label.
+fn encode_family<M: EncodeMetric>(
+    mut family: MetricEncoder<'_>,
+    series: &[Series<'_>],
+    metric: impl Fn(&Metrics) -> M,
+) -> Result<(), fmt::Error> {
+    for (lane, m) in series {
+        match lane {
+            Some(lane) => metric(m).encode(family.encode_family(&[("lane", *lane)])?)?,
+            // The whole pool: one series, no label.
+            None => return metric(m).encode(family),
+        }
+    }
+    Ok(())
+}
+
+/// Every family of `series`, named `corepool_{prefix}{name}`.
+fn encode_series(
+    encoder: &mut DescriptorEncoder<'_>,
+    prefix: &str,
+    series: &[Series<'_>],
+) -> Result<(), fmt::Error> {
+    type Get<T> = fn(&Metrics) -> T;
+    let gauges: [(&str, &str, Get<usize>); 3] = [
+        ("workers", "Worker threads.", |m| m.workers),
+        ("busy_workers", "Workers running a job.", |m| m.busy_workers),
+        ("queued_jobs", "Jobs waiting for a worker.", |m| m.queued),
+    ];
+    for (name, help, get) in gauges {
+        let name = format!("{prefix}{name}");
+        let family = encoder.encode_descriptor(&name, help, None, MetricType::Gauge)?;
+        encode_family(family, series, |m| ConstGauge::new(get(m) as i64))?;
+    }
+    // Counter names get `_total` from the encoder.
+    let counters: [(&str, &str, Get<u64>); 5] = [
+        ("jobs_submitted", "Jobs accepted.", |m| m.submitted),
+        (
+            "jobs_rejected",
+            "Jobs refused (queue full or closed).",
+            |m| m.rejected,
+        ),
+        ("jobs_completed", "Jobs that ran to a value.", |m| {
+            m.completed
+        }),
+        ("jobs_failed", "Jobs that panicked or returned Err.", |m| {
+            m.failed
+        }),
+        ("jobs_cancelled", "Jobs cancelled or stopped early.", |m| {
+            m.cancelled
+        }),
+    ];
+    for (name, help, get) in counters {
+        let name = format!("{prefix}{name}");
+        let family = encoder.encode_descriptor(&name, help, None, MetricType::Counter)?;
+        encode_family(family, series, |m| ConstCounter::new(get(m)))?;
+    }
+    // A distribution and the sum of its values.
+    type Timed = (corepool::Histogram, Duration);
+    let histograms: [(&str, &str, Get<Timed>); 2] = [
+        (
+            "queue_wait_seconds",
+            "Time jobs waited in the queue before they started.",
+            |m| (m.queue_wait_histogram.clone(), m.queue_wait),
+        ),
+        ("run_seconds", "Time jobs ran.", |m| {
+            (m.run_time_histogram.clone(), m.run_time)
+        }),
+    ];
+    for (name, help, get) in histograms {
+        let name = format!("{prefix}{name}");
+        let family = encoder.encode_descriptor(&name, help, None, MetricType::Histogram)?;
+        encode_family(family, series, |m| {
+            let (histogram, sum) = get(m);
+            ConstHistogram { histogram, sum }
+        })?;
+    }
+    Ok(())
 }
 
 impl Collector for PoolCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
-        let m: Metrics = self.pool.metrics();
-        let gauges = [
-            ("workers", "Worker threads.", m.workers),
-            ("busy_workers", "Workers running a job.", m.busy_workers),
-            ("queued_jobs", "Jobs waiting for a worker.", m.queued),
-        ];
-        for (name, help, value) in gauges {
-            let gauge = ConstGauge::new(value as i64);
-            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
-        }
-        // Counter names get `_total` from the encoder.
-        let counters = [
-            ("jobs_submitted", "Jobs accepted.", m.submitted),
-            (
-                "jobs_rejected",
-                "Jobs refused (queue full or closed).",
-                m.rejected,
-            ),
-            ("jobs_completed", "Jobs that ran to a value.", m.completed),
-            (
-                "jobs_failed",
-                "Jobs that panicked or returned Err.",
-                m.failed,
-            ),
-            (
-                "jobs_cancelled",
-                "Jobs cancelled or stopped early.",
-                m.cancelled,
-            ),
-        ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(
-                name,
-                help,
-                None,
-                counter.metric_type(),
-            )?)?;
-        }
-        let histograms = [
-            (
-                "queue_wait_seconds",
-                "Time jobs waited in the queue before they started.",
-                &m.queue_wait_histogram,
-                m.queue_wait,
-            ),
-            (
-                "run_seconds",
-                "Time jobs ran.",
-                &m.run_time_histogram,
-                m.run_time,
-            ),
-        ];
-        for (name, help, histogram, sum) in histograms {
-            let h = ConstHistogram { histogram, sum };
-            h.encode(encoder.encode_descriptor(name, help, None, h.metric_type())?)?;
+        encode_series(&mut encoder, "", &[(None, self.pool.metrics())])?;
+        if !self.lanes.is_empty() {
+            let lanes: Vec<Series<'_>> = self
+                .lanes
+                .iter()
+                .map(|(name, view)| (Some(name.as_str()), view.metrics()))
+                .collect();
+            encode_series(&mut encoder, "lane_", &lanes)?;
         }
         Ok(())
     }
@@ -381,8 +434,15 @@ async fn metrics(State(app): State<App>) -> Response {
 
 /// The service's routes.
 pub fn app(pool: Pool, options: Options) -> Router {
+    // Batch requests queue behind the others and never take more than one
+    // worker, so that interactive ones always find one free.
+    let batch = pool
+        .lane(Lane::new("batch").priority(Priority::Low).max_workers(1))
+        .expect("a cap of 1 is valid");
     let mut registry = prometheus_client::registry::Registry::with_prefix("corepool");
-    registry.register_collector(Box::new(PoolCollector::new(pool.clone())));
+    registry.register_collector(Box::new(
+        PoolCollector::new(pool.clone()).with_lane("batch", batch.clone()),
+    ));
     let permits = Arc::new(Semaphore::new(options.permits));
     Router::new()
         .route("/work", get(work))
@@ -390,6 +450,7 @@ pub fn app(pool: Pool, options: Options) -> Router {
         .route("/metrics", get(metrics))
         .with_state(App {
             pool,
+            batch,
             options,
             permits,
             registry: Arc::new(registry),
