@@ -185,7 +185,7 @@ impl std::error::Error for ReserveError {}
 /// Dropping it before it resolves takes nothing: no place is held.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Reserve {
-    inner: Pin<Box<dyn Future<Output = Result<Permit, ReserveError>> + Send>>,
+    inner: Pin<Box<dyn Future<Output = Result<Permit, ReserveError>> + Send + Sync>>,
 }
 
 impl Reserve {

@@ -32,6 +32,7 @@ use crate::result::AsyncResult;
 /// `tower::timeout::Timeout` that fires, a client that disconnects)
 /// cancels the job. A clone is a new handle on the same pool and function,
 /// not ready until polled (tower's convention: readiness is not shared).
+/// It is `Send + Sync`, so it can live in a web framework's shared state.
 ///
 /// Calling it without a successful `poll_ready` submits as
 /// [`Pool::spawn`] does (shed if the queue is full).

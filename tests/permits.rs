@@ -158,3 +158,14 @@ fn submitters_through_permits_never_exceed_the_capacity() {
         assert_eq!((m.rejected, m.completed, m.queued), (0, 400, 0));
     });
 }
+
+#[test]
+fn permits_and_their_future_can_be_shared_between_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let pool = bounded(1, 1);
+    let reserving = pool.reserve();
+    send_sync(&reserving);
+    let permit = futures::executor::block_on(reserving).unwrap();
+    send_sync(&permit);
+    assert_eq!(permit.spawn(|| 1).get().unwrap(), 1);
+}

@@ -127,3 +127,21 @@ fn poll_ready_fails_once_the_pool_is_closed() {
         assert_eq!(err.cancellation(), Some(corepool::Cancellation::PoolClosed));
     });
 }
+
+#[test]
+fn the_service_can_live_in_shared_state() {
+    // axum's `State` needs `Send + Sync + Clone`.
+    fn shared_state<T: Send + Sync + Clone + 'static>(_: &T) {}
+    let pool = Pool::builder()
+        .workers(1)
+        .queue_capacity(1)
+        .build()
+        .unwrap();
+    let _held = pool.try_reserve().unwrap();
+    let mut service = PoolService::new(pool, |x: u8| x);
+    // Not ready (full): it holds a `Reserve` now, and is still shareable.
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(service.poll_ready(&mut cx).is_pending());
+    shared_state(&service);
+}
