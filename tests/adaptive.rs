@@ -3,7 +3,7 @@
 //! the rest of an oversized chunk to a new job), and never lose or reorder
 //! an item.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! apply, apply_async, AsyncResult's Python-side methods, callbacks.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Arguments a hostile or careless caller may pass: each gets the right
 //! results or a clear error, and none aborts or panics the process.
 
-mod common;
+use crate::common;
 
 use common::within;
 use corepool::{Map, Pool};

@@ -2,7 +2,7 @@
 //! `corepool::is_cancelled()` learns when nobody wants its result any more,
 //! stops early, and resolves as cancelled.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};

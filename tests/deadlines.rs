@@ -2,7 +2,7 @@
 //! runs and says why; a running one sees `is_cancelled` at its deadline;
 //! the pool refuses work while its queue's wait is above the target.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

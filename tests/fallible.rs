@@ -3,7 +3,7 @@
 //! first `Err` stops a map early, callbacks see the error, `imap` goes on
 //! past an `Err`; and the plain map's "run every item" option.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};

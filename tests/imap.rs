@@ -1,6 +1,6 @@
 //! imap and imap_unordered: order, laziness, bounds, errors, cancellation.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};

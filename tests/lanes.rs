@@ -2,7 +2,7 @@
 //! of a higher priority starts first, a lane keeps its order, terminate
 //! reaches parked jobs, and a lane counts its own jobs.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};

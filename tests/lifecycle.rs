@@ -1,6 +1,6 @@
 //! Building, close, terminate, join, and dropping the last handle.
 
-mod common;
+use crate::common;
 
 use std::sync::mpsc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Bounded queues: what each way of submitting does when the queue is
 //! full, and that nothing is ever queued beyond the bound.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};

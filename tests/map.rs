@@ -1,6 +1,6 @@
 //! map, map_async, starmap, starmap_async: order, chunking, errors.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, mpsc};

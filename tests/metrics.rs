@@ -1,6 +1,6 @@
 //! `Pool::metrics`: the counts match what was sent.
 
-mod common;
+use crate::common;
 
 use std::sync::mpsc;
 

@@ -7,7 +7,7 @@
 //! waiting worker "helped" by running the head of the queue; each is gated
 //! on channels so that the broken behaviour cannot pass by luck of timing.
 
-mod common;
+use crate::common;
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, mpsc};

@@ -3,7 +3,7 @@
 //! complete (one shape for "timed out", a second `get` and a second payload
 //! view that neither panic nor hang, the panic's location).
 
-mod common;
+use crate::common;
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -52,6 +52,9 @@ fn pool_has_at_most_24_public_methods_all_in_one_file() {
     // No other file adds methods to `Pool`.
     for (file, source) in [
         ("stateful.rs", include_str!("../src/stateful.rs")),
+        ("build.rs", include_str!("../src/build.rs")),
+        ("lane.rs", include_str!("../src/lane.rs")),
+        ("permit.rs", include_str!("../src/permit.rs")),
         ("work/apply.rs", include_str!("../src/work/apply.rs")),
         ("work/map.rs", include_str!("../src/work/map.rs")),
         ("imap/mod.rs", include_str!("../src/imap/mod.rs")),

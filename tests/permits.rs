@@ -2,7 +2,7 @@
 //! is never refused for lack of room; a dropped permit gives its place
 //! back; `reserve` waits for room and wakes when a place frees.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,7 +2,7 @@
 //! replaced by fresh threads after their quota, without losing results or
 //! breaking `close`, `join` and `terminate`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, mpsc};

@@ -11,7 +11,7 @@
 //! 5. metrics counted jobs twice;
 //! 6. `join` returned before recycled workers' thread-local destructors ran.
 
-mod common;
+use crate::common;
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};

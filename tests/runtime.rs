@@ -1,7 +1,7 @@
 //! Where the sync forms may be called: plain threads, inside tokio runtimes,
 //! and on the pool's own workers.
 
-mod common;
+use crate::common;
 
 use std::sync::mpsc;
 

@@ -1,7 +1,7 @@
 //! `StatefulPool`: typed per-worker state, made on each worker at start,
 //! lent as `&mut` to the stateful tasks that run there.
 
-mod common;
+use crate::common;
 
 use std::cell::RefCell;
 use std::rc::Rc;
