@@ -220,7 +220,11 @@ impl PoolBuilder {
     /// worker reaches it, so a backlog is not spent on requests whose
     /// clients have long given up (a deadline of the pool's own, for work
     /// submitted without [`Apply::deadline`](crate::Apply::deadline)).
-    /// Defaults to none. Zero makes [`build`](Self::build) fail.
+    /// It applies to work waiting to begin: an `apply`, a map's first chunk
+    /// (its later chunks wait behind its own), not to an `imap`'s chunks
+    /// nor to a job a waiting worker runs inline. Time a submitter spends
+    /// waiting for room ([`submit`](crate::Pool::submit)) is not queue
+    /// wait. Defaults to none. Zero makes [`build`](Self::build) fail.
     ///
     /// # Examples
     ///
@@ -257,8 +261,11 @@ impl PoolBuilder {
     /// [`spawn`](crate::Pool::spawn); [`submit`](crate::Pool::submit) and
     /// [`reserve`](crate::Pool::reserve) wait). An operator states the
     /// latency the service can afford instead of guessing a queue length;
-    /// it combines with [`queue_capacity`](Self::queue_capacity). Defaults
-    /// to none. Zero makes [`build`](Self::build) fail.
+    /// it combines with [`queue_capacity`](Self::queue_capacity). Places
+    /// held by unspent permits are not counted as jobs ahead; every queued
+    /// job is, whatever its lane or priority. The later chunks of a map
+    /// admitted by its first need only room (they wait behind the map's
+    /// own). Defaults to none. Zero makes [`build`](Self::build) fail.
     ///
     /// # Examples
     ///

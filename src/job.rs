@@ -63,6 +63,12 @@ pub(crate) trait Task: Send + Sync + 'static {
 
     /// The job's submission header.
     fn head(&self) -> &Head;
+
+    /// Whether this is a lane's resume token rather than work (see
+    /// `lane.rs`).
+    fn is_lane_resume(&self) -> bool {
+        false
+    }
 }
 
 /// A job on the queue.
@@ -120,7 +126,10 @@ pub(crate) struct Labels {
 pub(crate) struct Head {
     pub(crate) labels: Labels,
     span: tracing::Span,
-    submitted: Instant,
+    /// When the job entered the queue (or started in place): stamped by
+    /// `Registry::enqueue` and `run_here`, so time spent waiting for room
+    /// before it is not queue wait.
+    submitted: std::sync::OnceLock<Instant>,
     /// Weak: a parent is kept alive by whoever runs it; a child must not
     /// keep it (a parent's outcome may hold the child's handle).
     parent: Option<Weak<dyn Wanted>>,
@@ -144,7 +153,7 @@ impl Head {
         Head {
             labels,
             span,
-            submitted: Instant::now(),
+            submitted: std::sync::OnceLock::new(),
             parent: cancel::current().map(|parent| Arc::downgrade(&parent)),
             placed: AtomicBool::new(false),
             route,
@@ -154,6 +163,12 @@ impl Head {
     /// The job's lane, if it has one.
     pub(crate) fn lane(&self) -> Option<&LaneRef> {
         self.route.lane.as_ref()
+    }
+
+    /// Stamps the job as entering the queue now (once; a later stamp is
+    /// ignored).
+    pub(crate) fn stamp_submitted(&self) {
+        let _ = self.submitted.set(Instant::now());
     }
 
     /// Marks the job as holding a queue place (before it is pushed).
@@ -304,7 +319,8 @@ impl<B: Body> Cell<B> {
 
     fn run_claimed(self: Arc<Self>, body: B, worker: &Worker<'_>) {
         let started = Instant::now();
-        let queued = started.saturating_duration_since(self.head.submitted);
+        let submitted = self.head.submitted.get().copied().unwrap_or(started);
+        let queued = started.saturating_duration_since(submitted);
         let stats = worker.stats;
         stats.started(queued);
         let lane = self.head.lane().map(|lane| &lane.stats);
@@ -312,7 +328,7 @@ impl<B: Body> Cell<B> {
             lane.started(queued);
         }
         let id = self.head.labels.id;
-        let running = Running {
+        let mut running = Running {
             id,
             wanted: self.clone(),
             stats,
@@ -321,15 +337,22 @@ impl<B: Body> Cell<B> {
             started,
             counted: false,
         };
-        let expired =
-            self.head.expired_at(started) || worker.max_queue_wait.is_some_and(|max| queued > max);
+        // The pool's `max_queue_wait` is for work waiting to *begin*: an
+        // `apply`, or a map's first chunk (its later chunks wait behind
+        // its own earlier ones), and not for a job a waiting worker runs
+        // inline or for an `imap`'s chunks (the stream was already taken).
+        let begins = !worker.inline && labels_begin(&self.head.labels);
+        let expired = self.head.expired_at(started)
+            || (begins && worker.max_queue_wait.is_some_and(|max| queued > max));
         let unwanted = match self.unwanted() {
             Some(why) => Some(why),
             None if expired => Some(Cancellation::DeadlineExpired),
             None => None,
         };
         if let Some(why) = unwanted {
-            // Nobody wants the outcome, or too late: drop the work unrun.
+            // Nobody wants the outcome, or too late: drop the work unrun
+            // (not a run time admission should average).
+            running.places = None;
             running.finished(Ran::Cancelled);
             return body.cancel(&self.out, id, why);
         }
@@ -344,6 +367,12 @@ impl<B: Body> Cell<B> {
         span.in_scope(|| body.run(&self.out, running));
         span.record("run_us", started.elapsed().as_micros() as u64);
     }
+}
+
+/// Whether a job of these labels is work waiting to begin (see
+/// `max_queue_wait`): an `apply`, or the first chunk of a map.
+fn labels_begin(labels: &Labels) -> bool {
+    labels.chunk == 0 && labels.kind != "imap"
 }
 
 impl<B: Body> Wanted for Cell<B> {

@@ -6,14 +6,22 @@
 //! A lane is not a second pool: its jobs go through the pool's one queue,
 //! which has one channel per [`Priority`], and a worker always takes from
 //! the highest non-empty one (`queue.rs`). A lane's *parallelism* cap is
-//! kept where jobs start (`Registry::execute`): a worker that pops a job of
-//! a lane already running `max_workers` jobs *parks* it in the lane
-//! (`Sched::parked`) and goes back to the queue; the worker that finishes
-//! one of the lane's jobs takes the oldest parked job next and runs it
-//! itself. So a parked job always has a worker that will run it (the lane
-//! is at its cap, so one of its jobs is running), a capped lane never holds
-//! more than its cap of workers, its jobs keep their order, and nobody
-//! polls. `terminate` cancels the parked jobs with the queued ones.
+//! kept apart from the queue: a capped lane's jobs wait in the lane's own
+//! FIFO (`Sched::fifo`), and what goes on the queue, at the lane's
+//! priority, is one *resume token* per job. A worker that pops a token
+//! starts the lane's oldest job if the lane holds fewer than `max_workers`
+//! workers; otherwise the token waits in the lane (`Sched::waiting`) and
+//! the worker goes back to the queue. The worker that finishes one of the
+//! lane's jobs while tokens wait pushes one back on the queue. So the
+//! lane's jobs start in their order (the FIFO is read under its lock, not
+//! in the order racing workers pop), they wait behind queued work of a
+//! higher priority like any queued job, a worker runs one job per pop (its
+//! `max_tasks_per_worker` quota holds), a capped lane never holds more than
+//! its cap of workers, and nobody polls. Invariant: every job in the FIFO
+//! has a token, on the queue or waiting, so it is run. Once the queue is
+//! closed no token can be pushed, and the finishing worker starts the next
+//! job itself. `terminate` cancels the jobs in the FIFO with the queued
+//! ones (tokens left over find nothing to start).
 //!
 //! A parked job still holds its queue place (it counts as queued), and a
 //! worker blocked on one of its own results may still run that job inline
@@ -31,8 +39,9 @@ use crate::metrics::{SharedStats, WorkerStats};
 use crate::sync::{self, Mutex};
 
 /// The order in which queued work starts: every queued job of a higher
-/// priority starts before any of a lower one. The pool's own work (not in a
-/// lane) is [`Normal`](Priority::Normal).
+/// priority starts before any of a lower one (jobs already running are not
+/// interrupted). The pool's own work (not in a lane) is
+/// [`Normal`](Priority::Normal).
 ///
 /// # Examples
 ///
@@ -129,6 +138,13 @@ impl Lane {
     /// The most workers the lane's jobs may occupy at once. Defaults to no
     /// cap (all of them). [`Pool::lane`](crate::Pool::lane) refuses 0.
     ///
+    /// A job that holds one of the lane's places while it waits for
+    /// another job of the same lane keeps that place: a blocking wait
+    /// (`get`, `map`, `apply`) runs the job it waits for inline, as any
+    /// nested wait on a worker does, but a wait through a channel, a timed
+    /// wait that gives up, or a job that is not its own result, can wait
+    /// for a place it holds itself (with a cap of 1: forever).
+    ///
     /// # Examples
     ///
     /// ```
@@ -156,7 +172,8 @@ impl Lane {
             cap: self.max_workers.unwrap_or(usize::MAX),
             sched: Mutex::new(Sched {
                 running: 0,
-                parked: VecDeque::new(),
+                fifo: VecDeque::new(),
+                waiting: 0,
             }),
             stats: WorkerStats::default(),
             shared: SharedStats::default(),
@@ -192,7 +209,10 @@ pub(crate) struct LaneCore<J> {
 struct Sched<J> {
     /// Jobs of the lane that hold a worker now (see the module docs).
     running: usize,
-    parked: VecDeque<J>,
+    /// The lane's jobs not started yet, oldest first.
+    fifo: VecDeque<J>,
+    /// Tokens popped while the lane was at its cap.
+    waiting: usize,
 }
 
 impl<J> LaneCore<J> {
@@ -201,34 +221,52 @@ impl<J> LaneCore<J> {
         self.cap != usize::MAX
     }
 
-    /// A worker popped `job`: `Some(job)` if it may run it now (it then
-    /// holds one of the lane's places until [`next`](Self::next) says
-    /// `None`), `None` if the lane is at its cap and the job is parked.
-    pub(crate) fn admit(&self, job: J) -> Option<J> {
+    /// Puts a job at the back of the lane (its token goes on the queue).
+    pub(crate) fn push(&self, job: J) {
+        sync::lock(&self.sched).fifo.push_back(job);
+    }
+
+    /// Takes back the newest job that `is_it` recognizes (its token could
+    /// not be queued: the queue closed meanwhile).
+    pub(crate) fn withdraw(&self, is_it: impl Fn(&J) -> bool) -> Option<J> {
         let mut sched = sync::lock(&self.sched);
-        if sched.running < self.cap {
-            sched.running += 1;
-            Some(job)
+        let at = sched.fifo.iter().rposition(is_it)?;
+        sched.fifo.remove(at)
+    }
+
+    /// A token arrived: the oldest job, with one of the lane's places held
+    /// until [`finish`](Self::finish); `None` if the lane is at its cap
+    /// (the token waits) or has no job left (`terminate` took them).
+    pub(crate) fn start_next(&self) -> Option<J> {
+        let mut sched = sync::lock(&self.sched);
+        if sched.fifo.is_empty() {
+            return None;
+        }
+        if sched.running >= self.cap {
+            sched.waiting += 1;
+            return None;
+        }
+        sched.running += 1;
+        sched.fifo.pop_front()
+    }
+
+    /// A job of the lane ended: its place is given back. `true` if a token
+    /// waits, which must then go back on the queue (or, the queue closed,
+    /// [`start_next`](Self::start_next) be called at once).
+    pub(crate) fn finish(&self) -> bool {
+        let mut sched = sync::lock(&self.sched);
+        sched.running -= 1;
+        if sched.waiting > 0 {
+            sched.waiting -= 1;
+            true
         } else {
-            sched.parked.push_back(job);
-            None
+            false
         }
     }
 
-    /// The worker that ran one of the lane's jobs takes the oldest parked
-    /// one, keeping its place; `None` (the place given back) if none.
-    pub(crate) fn next(&self) -> Option<J> {
-        let mut sched = sync::lock(&self.sched);
-        let next = sched.parked.pop_front();
-        if next.is_none() {
-            sched.running -= 1;
-        }
-        next
-    }
-
-    /// Takes every parked job (`terminate` cancels them).
+    /// Takes every job not started (`terminate` cancels them).
     pub(crate) fn take_parked(&self) -> Vec<J> {
-        sync::lock(&self.sched).parked.drain(..).collect()
+        sync::lock(&self.sched).fifo.drain(..).collect()
     }
 
     /// One more job of the lane is queued.

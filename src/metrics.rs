@@ -103,10 +103,15 @@ impl WorkerStats {
 pub struct Metrics {
     /// Worker threads.
     pub workers: usize,
-    /// Workers running a job right now.
+    /// Workers running a job right now (on a lane's view: the lane's jobs
+    /// running, a nested one run inline by a waiting job included).
     pub busy_workers: usize,
     /// Jobs waiting in the queue right now.
     pub queued: usize,
+    /// Places of a bounded queue held by unspent [`Permit`](crate::Permit)s
+    /// (the pool's, on a lane's view too): taken from the capacity, but no
+    /// job waits in them yet.
+    pub reserved: usize,
     /// Jobs accepted into the queue.
     pub submitted: u64,
     /// Jobs refused at submission: the queue was full, or the pool closed
@@ -121,7 +126,8 @@ pub struct Metrics {
     /// Jobs cancelled: queued work dropped by `terminate`, work nobody
     /// wanted any more, and tasks that stopped early on `is_cancelled`.
     pub cancelled: u64,
-    /// Total time jobs spent waiting in the queue before they ran.
+    /// Total time jobs spent waiting in the queue before they ran (from
+    /// when they entered it: a submitter waiting for room is not counted).
     pub queue_wait: Duration,
     /// Total time jobs spent running.
     pub run_time: Duration,

@@ -76,15 +76,19 @@ impl Permit {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn spawn<W: Work>(mut self, work: W) -> AsyncResult<W::Output, W::Error> {
-        // The place passes to the work's first job.
-        self.held = false;
         let door = Door {
             registry: &self.registry,
             stateful: false,
             mode: Mode::Permit,
             lane: self.lane.as_ref(),
         };
-        admitted(work.start(door))
+        let result = admitted(work.start(door));
+        // The place passed to the work's first job (or was given back for
+        // an empty map). Until here the permit still held it: if the
+        // user's code unwound out of `start` (a map's `into_iter`), the
+        // permit's drop gives it back.
+        self.held = false;
+        result
     }
 }
 

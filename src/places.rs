@@ -54,6 +54,9 @@ pub(crate) struct Places {
     workers: usize,
     /// The mean run time of recent jobs (ns), with a target only.
     mean_run: AtomicU64,
+    /// Places held by unspent permits: taken, but no job is waiting in
+    /// them (not queued, and no wait for the admission estimate).
+    reserved: AtomicUsize,
 }
 
 impl Places {
@@ -72,6 +75,7 @@ impl Places {
             wait_target,
             workers: workers.max(1),
             mean_run: AtomicU64::new(0),
+            reserved: AtomicUsize::new(0),
         }
     }
 
@@ -100,7 +104,7 @@ impl Places {
         let Some(target) = self.wait_target else {
             return false;
         };
-        let ahead = self.used() as u128;
+        let ahead = self.queued() as u128;
         let mean = u128::from(self.mean_run.load(std::sync::atomic::Ordering::Relaxed));
         ahead * mean / self.workers as u128 > target.as_nanos()
     }
@@ -108,9 +112,13 @@ impl Places {
     /// Takes a place: `false` when the queue is full (or its wait above the
     /// target).
     pub(crate) fn try_take(&self) -> bool {
-        if self.over_target() {
-            return false;
-        }
+        !self.over_target() && self.try_take_room()
+    }
+
+    /// Takes a place within the capacity, whatever the wait: for the later
+    /// chunks of a map admitted by its first (they must not be refused for
+    /// waiting behind the map's own chunks).
+    pub(crate) fn try_take_room(&self) -> bool {
         let Some(capacity) = self.capacity else {
             self.used.fetch_add(1, Ordering::Relaxed);
             return true;
@@ -186,9 +194,31 @@ impl Places {
         self.over_target() || self.room() == Some(0)
     }
 
-    /// Jobs waiting for a worker now.
+    /// Places taken now: jobs waiting for a worker, and places held by
+    /// permits.
     pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
+    }
+
+    /// A place just taken is held by a permit.
+    pub(crate) fn hold(&self) {
+        self.reserved.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A place held by a permit passes to a job (or is about to be given
+    /// back).
+    pub(crate) fn release_hold(&self) {
+        self.reserved.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Places held by permits now.
+    pub(crate) fn held(&self) -> usize {
+        self.reserved.load(Ordering::Relaxed)
+    }
+
+    /// Jobs waiting for a worker now (places held by permits left out).
+    pub(crate) fn queued(&self) -> usize {
+        self.used().saturating_sub(self.held())
     }
 
     /// Free places now; `None` if unbounded.

@@ -124,24 +124,37 @@ impl Queue {
             // No lane of another priority was ever used: one channel, as
             // cheap to poll as a pool without levels (workers poll it in
             // their spin loop).
-            return self.levels[NORMAL]
-                .receiver
-                .try_recv()
-                .map_err(|e| match e {
-                    async_channel::TryRecvError::Empty => Empty::Now,
-                    async_channel::TryRecvError::Closed => Empty::Forever,
-                });
+            match self.levels[NORMAL].receiver.try_recv() {
+                Ok(job) => return Ok(job),
+                Err(async_channel::TryRecvError::Empty) => return Err(Empty::Now),
+                // Closed: the mask read may predate a push at another level
+                // just before the close; "forever" is said only after
+                // every level is seen closed and empty, below.
+                Err(async_channel::TryRecvError::Closed) => return self.scan(usize::MAX),
+            }
         }
+        self.scan(used)
+    }
+
+    /// Tries the levels in `used` (a bit each), highest first. Reports
+    /// `Forever` only if every level is closed and empty: a level outside
+    /// `used` is then looked at too (a stale mask must not hide a job
+    /// pushed just before the close; a closed channel's `try_recv` still
+    /// sees it).
+    fn scan(&self, used: usize) -> Result<Job, Empty> {
         let mut empty = Empty::Forever;
         for (i, level) in self.levels.iter().enumerate() {
             if used & (1 << i) == 0 {
-                continue; // never pushed to: empty, and closed with the rest
+                continue; // never pushed to (as far as `used` tells)
             }
             match level.receiver.try_recv() {
                 Ok(job) => return Ok(job),
                 Err(async_channel::TryRecvError::Empty) => empty = Empty::Now,
                 Err(async_channel::TryRecvError::Closed) => {}
             }
+        }
+        if empty == Empty::Forever && used != usize::MAX {
+            return self.scan(usize::MAX);
         }
         Err(empty)
     }

@@ -46,7 +46,7 @@ use async_channel::{Receiver, Sender};
 
 use crate::cost::ItemCost;
 use crate::error::{Cancellation, SubmitError};
-use crate::job::{Job, LaneRef, Worker};
+use crate::job::{Head, Job, Labels, LaneRef, Route, Task, Worker};
 use crate::lane::{Lane, LaneCore};
 use crate::metrics::{SharedStats, WorkerStats};
 use crate::places::Places;
@@ -135,6 +135,53 @@ pub(crate) struct Owner {
 impl Drop for Owner {
     fn drop(&mut self) {
         self.registry.close();
+    }
+}
+
+/// A capped lane's resume token (see `lane.rs`): on the queue for one of
+/// the lane's jobs, at the lane's priority. Not work: never counted, holds
+/// no place.
+struct LaneResume {
+    head: Head,
+}
+
+impl LaneResume {
+    fn new(lane: LaneRef) -> Self {
+        let labels = Labels {
+            id: 0,
+            kind: "lane-resume",
+            chunk: 0,
+            stateful: false,
+        };
+        let route = Route {
+            lane: Some(lane),
+            deadline: None,
+        };
+        LaneResume {
+            head: Head::new(labels, route),
+        }
+    }
+}
+
+impl Task for LaneResume {
+    fn run(self: Arc<Self>, _: &Worker<'_>) -> bool {
+        false // `Registry::execute` resumes the lane instead
+    }
+
+    fn reject(&self, _: &Places, _: Cancellation) -> bool {
+        false
+    }
+
+    fn may_run_inline(&self) -> bool {
+        false
+    }
+
+    fn head(&self) -> &Head {
+        &self.head
+    }
+
+    fn is_lane_resume(&self) -> bool {
+        true
     }
 }
 
@@ -240,7 +287,8 @@ impl Registry {
         self.enqueue(job)
     }
 
-    /// Takes a place for a permit: the refusal `try_push` would make.
+    /// Takes a place for a permit (held until spent or given back): the
+    /// refusal `try_push` would make.
     pub(crate) fn try_reserve(&self) -> Result<(), Refused> {
         if self.queue.is_closed() {
             return Err(Refused::Closed);
@@ -248,6 +296,7 @@ impl Registry {
         if !self.places.try_take() {
             return Err(Refused::Full);
         }
+        self.places.hold();
         Ok(())
     }
 
@@ -256,6 +305,7 @@ impl Registry {
     pub(crate) async fn reserve(&self) -> Result<(), Refused> {
         let closed = || self.queue.is_closed();
         if self.places.take_when_free(closed).await {
+            self.places.hold();
             Ok(())
         } else {
             Err(Refused::Closed)
@@ -264,6 +314,7 @@ impl Registry {
 
     /// Gives back a place a permit held unused.
     pub(crate) fn unreserve(&self) {
+        self.places.release_hold();
         self.places.give_back();
     }
 
@@ -273,6 +324,8 @@ impl Registry {
     pub(crate) fn push_placed(&self, job: Job, forced: bool) {
         if forced {
             self.places.take_forced();
+        } else {
+            self.places.release_hold(); // the permit's place passes to the job
         }
         if let Err(why) = self.enqueue(job.clone()) {
             self.count_rejected(job.head().lane());
@@ -283,6 +336,7 @@ impl Registry {
     /// Queues a job on a place taken by `try_reserve`; gives the place back
     /// (and counts a refusal) if the queue closed meanwhile.
     pub(crate) fn enqueue_reserved(&self, job: Job) -> Result<(), Refused> {
+        self.places.release_hold(); // the place passes to the job
         let lane = job.head().lane().cloned();
         self.enqueue(job).inspect_err(|_| {
             self.count_rejected(lane.as_ref());
@@ -293,6 +347,7 @@ impl Registry {
     /// closed meanwhile.
     fn enqueue(&self, job: Job) -> Result<(), Refused> {
         let head = job.head();
+        head.stamp_submitted();
         head.set_placed();
         let lane = head.lane().cloned();
         let level = lane.as_ref().map_or(1, |lane| lane.priority.level());
@@ -300,24 +355,53 @@ impl Registry {
             // Before the push: a worker may claim it at once.
             lane.queued_one();
         }
-        match self.queue.push(job, level) {
-            Ok(()) => {
-                self.stats.submitted.fetch_add(1, Relaxed);
-                if let Some(lane) = &lane {
-                    lane.shared.submitted.fetch_add(1, Relaxed);
+        // A capped lane's job waits in the lane; its token goes on the
+        // queue (see `lane.rs`).
+        let capped = lane.as_ref().filter(|lane| lane.is_capped());
+        let pushed = match capped {
+            None => self.queue.push(job.clone(), level).is_ok(),
+            Some(lane) => {
+                lane.push(job.clone());
+                let token: Job = Arc::new(LaneResume::new(lane.clone()));
+                let pushed = self.queue.push(token, level).is_ok();
+                if !pushed {
+                    lane.withdraw(|j| Arc::ptr_eq(j, &job));
                 }
-                Ok(())
+                pushed
             }
-            Err(job) => {
-                job.head().release_place(&self.places);
-                Err(Refused::Closed)
+        };
+        if pushed {
+            self.stats.submitted.fetch_add(1, Relaxed);
+            if let Some(lane) = &lane {
+                lane.shared.submitted.fetch_add(1, Relaxed);
             }
+            Ok(())
+        } else {
+            job.head().release_place(&self.places);
+            Err(Refused::Closed)
         }
     }
 
     /// Queues a job, or resolves it as cancelled (shed) on this thread.
     pub(crate) fn submit(&self, job: Job) {
         if let Err(why) = self.push(job.clone()) {
+            job.reject(&self.places, why.cancellation());
+        }
+    }
+
+    /// Queues a later chunk of a map admitted by its first: within the
+    /// capacity, whatever the queue's wait (the wait is the map's own), or
+    /// resolves it as cancelled (shed).
+    pub(crate) fn submit_more(&self, job: Job) {
+        let refused = if self.queue.is_closed() {
+            Some(Refused::Closed)
+        } else if !self.places.try_take_room() {
+            Some(Refused::Full)
+        } else {
+            self.enqueue(job.clone()).err()
+        };
+        if let Some(why) = refused {
+            self.count_rejected(job.head().lane());
             job.reject(&self.places, why.cancellation());
         }
     }
@@ -361,6 +445,7 @@ impl Registry {
     /// thread waiting for it (a nested sync call, a chunk's tail that could
     /// not be queued): counted as submitted, never queued.
     pub(crate) fn run_here(&self, job: Job, index: usize, generation: u64) {
+        job.head().stamp_submitted();
         self.stats.submitted.fetch_add(1, Relaxed);
         if let Some(lane) = job.head().lane() {
             lane.shared.submitted.fetch_add(1, Relaxed);
@@ -456,14 +541,30 @@ impl Registry {
             self.execute_one(job, index, generation);
             return 1;
         };
-        let mut next = lane.admit(job);
+        // Only tokens of a capped lane are on the queue (see `enqueue`).
+        debug_assert!(job.is_lane_resume());
+        let Some(mut job) = lane.start_next() else {
+            return 0; // the lane is at its cap: the token waits there
+        };
         let mut ran = 0;
-        while let Some(job) = next {
+        loop {
             self.execute_one(job, index, generation);
             ran += 1;
-            next = lane.next();
+            if !lane.finish() {
+                return ran;
+            }
+            // A token waits: back on the queue, behind work of a higher
+            // priority.
+            let token: Job = Arc::new(LaneResume::new(lane.clone()));
+            if self.queue.push(token, lane.priority.level()).is_ok() {
+                return ran;
+            }
+            // Closed: no token can be pushed; start the next job here.
+            match lane.start_next() {
+                Some(next) => job = next,
+                None => return ran,
+            }
         }
-        ran
     }
 
     /// Runs one job, or cancels it after `terminate`. The job is dropped
@@ -485,9 +586,10 @@ impl Registry {
         self.places.room()
     }
 
-    /// Jobs waiting for a worker (claimed jobs no longer count).
+    /// Jobs waiting for a worker (claimed jobs and places held by permits
+    /// do not count).
     pub(crate) fn queued(&self) -> usize {
-        self.places.used()
+        self.places.queued()
     }
 
     /// Resolves when every worker has exited.

@@ -156,9 +156,12 @@ impl Spawner {
         CURRENT.with(|c| *c.borrow_mut() = Some((registry.clone(), index)));
         POOL.with(|p| p.set(registry.id));
         loop {
-            run(&registry, index, generation, self.max_tasks);
-            if registry.is_closed() && registry.queued() == 0 {
-                break; // closed and drained (or terminated): nothing to replace
+            if run(&registry, index, generation, self.max_tasks) == Ended::Drained {
+                // Closed and drained (or terminated): nothing to replace. A
+                // place still taken (an unspent permit, a parked lane job,
+                // which the worker holding its lane runs) is no reason to
+                // stay.
+                break;
             }
             // The quota is reached: hand over to a fresh thread.
             if self.replace(&registry, index, generation + 1, &shutdown) {
@@ -256,16 +259,31 @@ impl Spawner {
     }
 }
 
+/// Why [`run`] returned.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// The queue is closed and drained.
+    Drained,
+    /// This thread has run its `max_tasks` jobs.
+    Quota,
+}
+
 /// The job loop: runs until the queue is closed and drained, or until this
 /// thread has run `max_tasks` jobs.
-pub(crate) fn run(registry: &Registry, index: usize, generation: u64, max_tasks: Option<usize>) {
+pub(crate) fn run(
+    registry: &Registry,
+    index: usize,
+    generation: u64,
+    max_tasks: Option<usize>,
+) -> Ended {
     while let Some(job) = next_job(registry) {
         let ran = registry.execute(job, index, generation);
         JOBS_RUN.with(|n| n.set(n.get() + ran));
         if max_tasks.is_some_and(|max| JOBS_RUN.with(Cell::get) >= max) {
-            return;
+            return Ended::Quota;
         }
     }
+    Ended::Drained
 }
 
 /// Counts one job run by this thread (from the queue or inline).

@@ -177,3 +177,97 @@ fn a_submitter_waiting_for_the_target_gets_in_when_the_queue_moves() {
         assert_eq!(c.await.unwrap(), 3);
     });
 }
+
+#[test]
+fn jobs_skipped_unrun_do_not_lower_the_expected_wait() {
+    within(|| {
+        let pool = Pool::builder()
+            .workers(1)
+            .queue_wait_target(Duration::from_millis(20))
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            pool.apply(|| std::thread::sleep(Duration::from_millis(10)))
+                .unwrap();
+        }
+        // Forty jobs past their deadline, skipped when reached: no run time.
+        for _ in 0..40 {
+            let mut late = pool.spawn(Apply::new(|| ()).deadline(Instant::now()));
+            assert!(late.get().is_err());
+        }
+        let busy = occupy(&pool, 1);
+        let admitted: Vec<_> = (0..50).map_while(|i| pool.offer(move || i).ok()).collect();
+        // ~10 ms a job on one worker, a 20 ms target: two or three get in.
+        assert!(
+            (1..=3).contains(&admitted.len()),
+            "{} admitted",
+            admitted.len()
+        );
+        busy.release();
+        for mut r in admitted {
+            r.get().unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_map_is_not_refused_for_waiting_behind_its_own_chunks() {
+    within(|| {
+        let pool = Pool::builder()
+            .workers(2)
+            .queue_wait_target(Duration::from_millis(20))
+            .build()
+            .unwrap();
+        for _ in 0..4 {
+            pool.apply(|| std::thread::sleep(Duration::from_millis(10)))
+                .unwrap();
+        }
+        // 32 chunks of ~10 ms on 2 workers: the later ones wait ~150 ms
+        // behind the earlier ones, on an otherwise idle pool.
+        let map = Map::new(|_: u32| std::thread::sleep(Duration::from_millis(5)), 0..64);
+        assert_eq!(pool.run(map.chunksize(2)).unwrap().len(), 64);
+    });
+}
+
+#[test]
+fn max_queue_wait_does_not_fail_a_long_map_on_an_idle_pool() {
+    within(|| {
+        let pool = Pool::builder()
+            .workers(2)
+            .max_queue_wait(Duration::from_millis(30))
+            .build()
+            .unwrap();
+        // 16 chunks of 10 ms on 2 workers: the last starts after ~70 ms.
+        let map = Map::new(
+            |_: u32| std::thread::sleep(Duration::from_millis(10)),
+            0..16,
+        );
+        assert_eq!(pool.run(map.chunksize(1)).unwrap().len(), 16);
+    });
+}
+
+#[test]
+fn waiting_for_room_is_not_queue_wait() {
+    on_tokio(|| async {
+        let pool = Pool::builder()
+            .workers(1)
+            .queue_capacity(1)
+            .max_queue_wait(Duration::from_millis(30))
+            .build()
+            .unwrap();
+        let busy = occupy(&pool, 1);
+        let first = pool.offer(|| 1).unwrap(); // the only place
+        let waiting = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.submit(|| 2).await.unwrap().await }
+        });
+        tokio::time::sleep(Duration::from_millis(80)).await; // it waits for room
+        busy.release();
+        // `first` waited 80 ms in the queue: too long, it never runs.
+        let err = first.await.unwrap_err();
+        assert_eq!(err.cancellation(), Some(Cancellation::DeadlineExpired));
+        // The submitted job waited as long, but for room: queued only once
+        // `first` was claimed, it runs.
+        assert_eq!(waiting.await.unwrap().unwrap(), 2);
+    });
+}

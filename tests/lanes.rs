@@ -214,3 +214,118 @@ fn a_nested_wait_inside_a_capped_lane_does_not_deadlock() {
         assert_eq!(total.unwrap(), 50);
     });
 }
+
+#[test]
+fn parked_lane_jobs_wait_behind_queued_work_of_a_higher_priority() {
+    within(|| {
+        let pool = Pool::new(2).unwrap();
+        let low = pool
+            .lane(Lane::new("low").max_workers(1).priority(Priority::Low))
+            .unwrap();
+        let high = pool
+            .lane(Lane::new("high").priority(Priority::High))
+            .unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let record = |name: &'static str| {
+            let order = order.clone();
+            move || order.lock().unwrap().push(name)
+        };
+        // L1 holds the lane's only place (and one worker) until released.
+        let (l1_started_tx, l1_started) = mpsc::channel();
+        let (release_l1, hold_l1) = mpsc::channel::<()>();
+        let l1 = {
+            let r = record("L1");
+            low.apply_async(move || {
+                r();
+                l1_started_tx.send(()).unwrap();
+                let _ = hold_l1.recv();
+            })
+        };
+        l1_started.recv_timeout(LIMIT).unwrap();
+        // The free worker pops L2 and L3 and parks them (the lane is at its
+        // cap), then pops N, which holds it: once N has started, L2 and L3
+        // are parked (FIFO: they were queued before N).
+        let l2 = low.apply_async(record("L2"));
+        let l3 = low.apply_async(record("L3"));
+        let (n_started_tx, n_started) = mpsc::channel();
+        let (release_n, hold_n) = mpsc::channel::<()>();
+        let n = {
+            let r = record("N");
+            pool.apply_async(move || {
+                r();
+                n_started_tx.send(()).unwrap();
+                let _ = hold_n.recv();
+            })
+        };
+        n_started.recv_timeout(LIMIT).unwrap();
+        // Queued now: H, of a higher priority than the parked L2 and L3.
+        let h = high.apply_async(record("H"));
+        release_l1.send(()).unwrap();
+        for mut r in [l1, l2, l3, h] {
+            r.get().unwrap();
+        }
+        release_n.send(()).unwrap();
+        let mut n = n;
+        n.get().unwrap();
+        assert_eq!(*order.lock().unwrap(), ["L1", "N", "H", "L2", "L3"]);
+    });
+}
+
+#[test]
+fn a_capped_lane_keeps_the_recycling_quota() {
+    within(|| {
+        let pool = Pool::builder()
+            .workers(2)
+            .max_tasks_per_worker(2)
+            .build()
+            .unwrap();
+        let lane = pool.lane(Lane::new("one").max_workers(1)).unwrap();
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let jobs: Vec<_> = (0..12)
+            .map(|_| {
+                let threads = threads.clone();
+                lane.apply_async(move || {
+                    std::thread::sleep(Duration::from_millis(1));
+                    threads.lock().unwrap().push(std::thread::current().id());
+                })
+            })
+            .collect();
+        for mut j in jobs {
+            j.get().unwrap();
+        }
+        let threads = threads.lock().unwrap();
+        // No thread ran more than its quota of two jobs of the lane.
+        for id in threads.iter() {
+            let ran = threads.iter().filter(|t| *t == id).count();
+            assert!(ran <= 2, "a thread ran {ran} jobs with a quota of 2");
+        }
+    });
+}
+
+#[test]
+fn closing_with_parked_jobs_does_not_churn_worker_threads() {
+    within(|| {
+        let starts = Counter::new();
+        let s = starts.clone();
+        let pool = Pool::builder()
+            .workers(3)
+            .initializer(move || s.bump())
+            .build()
+            .unwrap();
+        let lane = pool.lane(Lane::new("one").max_workers(1)).unwrap();
+        let jobs: Vec<_> = (0..3)
+            .map(|_| lane.apply_async(|| std::thread::sleep(Duration::from_millis(100))))
+            .collect();
+        std::thread::sleep(Duration::from_millis(20)); // two are parked now
+        pool.close();
+        pool.join().unwrap();
+        for mut j in jobs {
+            j.get().unwrap();
+        }
+        assert_eq!(
+            starts.get(),
+            3,
+            "each worker started once; none was replaced"
+        );
+    });
+}

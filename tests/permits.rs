@@ -26,13 +26,19 @@ fn a_permit_holds_a_place_and_its_work_is_never_refused() {
         let busy = occupy(&pool, 1);
         let first = pool.try_reserve().unwrap();
         let second = pool.try_reserve().unwrap();
-        assert_eq!(pool.metrics().queued, 2, "held places count as queued");
+        let m = pool.metrics();
+        assert_eq!(
+            (m.queued, m.reserved),
+            (0, 2),
+            "held places are not queued jobs"
+        );
         assert_eq!(pool.try_reserve().unwrap_err(), ReserveError::Full);
         assert!(pool.offer(|| ()).is_err(), "offer sees the held places");
         // Spending a permit while the queue is full is not refused.
         let mut a = first.spawn(|| 1);
         let mut b = second.spawn(|| 2);
-        assert_eq!(pool.metrics().queued, 2);
+        let m = pool.metrics();
+        assert_eq!((m.queued, m.reserved), (2, 0), "spent: two jobs wait");
         busy.release();
         assert_eq!((a.get().unwrap(), b.get().unwrap()), (1, 2));
         assert_eq!(pool.metrics().rejected, 1, "only the offer was refused");
@@ -45,8 +51,9 @@ fn a_dropped_permit_gives_its_place_back() {
         let pool = bounded(1, 1);
         let held = pool.try_reserve().unwrap();
         assert!(pool.try_reserve().is_err());
+        assert_eq!(pool.metrics().reserved, 1);
         drop(held);
-        assert_eq!(pool.metrics().queued, 0);
+        assert_eq!((pool.metrics().queued, pool.metrics().reserved), (0, 0));
         let again = pool.try_reserve().unwrap();
         assert_eq!(again.spawn(|| 5).get().unwrap(), 5);
         let m = pool.metrics();
@@ -99,9 +106,10 @@ fn a_map_through_a_permit_is_admitted_whole() {
         let permit = pool.try_reserve().unwrap();
         let other = pool.try_reserve().unwrap(); // the queue is full now
         let mut doubled = permit.spawn(Map::new(|x: u32| x * 2, 0..40).chunksize(4));
+        let m = pool.metrics();
         assert_eq!(
-            pool.metrics().queued,
-            11,
+            (m.queued, m.reserved),
+            (10, 1),
             "ten chunks on one permit, and the other"
         );
         drop(other);
@@ -168,4 +176,62 @@ fn permits_and_their_future_can_be_shared_between_threads() {
     let permit = futures::executor::block_on(reserving).unwrap();
     send_sync(&permit);
     assert_eq!(permit.spawn(|| 1).get().unwrap(), 1);
+}
+
+#[test]
+fn an_unspent_permit_does_not_keep_the_pool_from_shutting_down() {
+    within(|| {
+        let starts = Counter::new();
+        let s = starts.clone();
+        let pool = Pool::builder()
+            .workers(2)
+            .queue_capacity(2)
+            .initializer(move || s.bump())
+            .build()
+            .unwrap();
+        let held = pool.try_reserve().unwrap();
+        pool.close();
+        pool.join().unwrap(); // returns although a place is still held
+        assert_eq!(starts.get(), 2, "no worker was replaced");
+        let err = held.spawn(|| 1).get().unwrap_err();
+        assert_eq!(err.cancellation(), Some(Cancellation::PoolClosed));
+    });
+}
+
+#[test]
+fn a_permit_whose_work_panics_at_submission_gives_its_place_back() {
+    within(|| {
+        struct Exploding;
+        impl IntoIterator for Exploding {
+            type Item = u8;
+            type IntoIter = std::vec::IntoIter<u8>;
+            fn into_iter(self) -> Self::IntoIter {
+                panic!("no items today")
+            }
+        }
+        let pool = bounded(1, 1);
+        let permit = pool.try_reserve().unwrap();
+        let spent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            permit.spawn(Map::new(|x: u8| x, Exploding))
+        }));
+        assert!(spent.is_err(), "the caller's own panic, at the call");
+        assert_eq!(pool.metrics().reserved, 0);
+        assert!(pool.try_reserve().is_ok(), "the place came back");
+    });
+}
+
+#[test]
+fn an_unspent_permit_is_not_a_queued_job_for_the_wait_target() {
+    within(|| {
+        let pool = Pool::builder()
+            .workers(1)
+            .queue_wait_target(Duration::from_millis(10))
+            .build()
+            .unwrap();
+        pool.apply(|| std::thread::sleep(Duration::from_millis(50)))
+            .unwrap();
+        let _held = pool.try_reserve().unwrap();
+        // Nothing is queued: a new job can expect no wait.
+        assert_eq!(pool.offer(|| 7).unwrap().get().unwrap(), 7);
+    });
 }

@@ -311,7 +311,10 @@ where
                     registry.submit_or_run_here(job, index, generation)
                 }
                 Mode::Permit => registry.push_placed(job, !first),
-                Mode::Shed | Mode::Offer => registry.submit(job),
+                // The first chunk is admitted as any job; the others only
+                // need room (the queue's wait is then the map's own).
+                Mode::Shed | Mode::Offer if first => registry.submit(job),
+                Mode::Shed | Mode::Offer => registry.submit_more(job),
             }
             first = false;
         }
