@@ -263,6 +263,7 @@
     unreachable_pub
 )]
 
+mod admission;
 mod args;
 mod blocking;
 mod build;
@@ -284,6 +285,7 @@ mod pool;
 mod queue;
 mod registry;
 mod result;
+mod resume;
 #[cfg(feature = "tower")]
 mod service;
 mod slot;
@@ -292,6 +294,7 @@ mod stateful;
 mod sync;
 #[cfg(all(test, corepool_loom))]
 mod tests;
+mod threads;
 mod unwind;
 mod work;
 mod worker;

@@ -34,7 +34,6 @@
 //! the `JoinHandle`s it holds are then dropped, which detaches threads that
 //! were never joined, so their stacks are released when they exit.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::Weak;
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
@@ -46,12 +45,14 @@ use async_channel::{Receiver, Sender};
 
 use crate::cost::ItemCost;
 use crate::error::{Cancellation, SubmitError};
-use crate::job::{Head, Job, Labels, LaneRef, Route, Task, Worker};
+use crate::job::{Job, LaneRef, Worker};
 use crate::lane::{Lane, LaneCore};
 use crate::metrics::{SharedStats, WorkerStats};
 use crate::places::Places;
 use crate::queue::{Empty, Queue};
+use crate::resume::LaneResume;
 use crate::sync::{self, Mutex, Ordering};
+use crate::threads::Threads;
 use crate::unwind;
 
 /// Distinguishes pools, so a worker can tell its own pool's sync calls apart.
@@ -87,7 +88,7 @@ impl Refused {
 pub(crate) struct Registry {
     pub(crate) id: u64,
     pub(crate) workers: usize,
-    queue: Queue,
+    pub(crate) queue: Queue,
     pub(crate) places: Places,
     /// Shared with the workers' `is_cancelled` (see `cancel.rs`).
     terminated: Arc<StdAtomicBool>,
@@ -95,7 +96,7 @@ pub(crate) struct Registry {
     /// Every worker holds a clone of the matching sender and never sends:
     /// this receiver reports `Closed` once the last worker has exited.
     shutdown: Receiver<()>,
-    threads: Mutex<Threads>,
+    threads: Threads,
     /// Counters of the submitting threads, and of each worker index.
     pub(crate) stats: SharedStats,
     /// What a map item has cost lately, for a map's default cut (see
@@ -117,14 +118,6 @@ pub(crate) struct Admission {
     pub(crate) max_queue_wait: Option<Duration>,
 }
 
-/// The threads to join: the current one of each worker index, and the
-/// recycled ones that may still be running their thread-local destructors.
-#[derive(Default)]
-struct Threads {
-    current: Vec<JoinHandle<()>>,
-    retired: Vec<JoinHandle<()>>,
-}
-
 /// What every `Pool` clone (and every `imap` stream and chunk) shares:
 /// the registry, closed when the last owner goes. The workers hold the
 /// `Registry` alone, so they do not keep the pool open.
@@ -135,53 +128,6 @@ pub(crate) struct Owner {
 impl Drop for Owner {
     fn drop(&mut self) {
         self.registry.close();
-    }
-}
-
-/// A capped lane's resume token (see `lane.rs`): on the queue for one of
-/// the lane's jobs, at the lane's priority. Not work: never counted, holds
-/// no place.
-struct LaneResume {
-    head: Head,
-}
-
-impl LaneResume {
-    fn new(lane: LaneRef) -> Self {
-        let labels = Labels {
-            id: 0,
-            kind: "lane-resume",
-            chunk: 0,
-            stateful: false,
-        };
-        let route = Route {
-            lane: Some(lane),
-            deadline: None,
-        };
-        LaneResume {
-            head: Head::new(labels, route),
-        }
-    }
-}
-
-impl Task for LaneResume {
-    fn run(self: Arc<Self>, _: &Worker<'_>) -> bool {
-        false // `Registry::execute` resumes the lane instead
-    }
-
-    fn reject(&self, _: &Places, _: Cancellation) -> bool {
-        false
-    }
-
-    fn may_run_inline(&self) -> bool {
-        false
-    }
-
-    fn head(&self) -> &Head {
-        &self.head
-    }
-
-    fn is_lane_resume(&self) -> bool {
-        true
     }
 }
 
@@ -200,7 +146,7 @@ impl Registry {
             terminated: Arc::new(StdAtomicBool::new(false)),
             next_job: StdAtomicU64::new(0),
             shutdown,
-            threads: Mutex::new(Threads::default()),
+            threads: Threads::default(),
             stats: SharedStats::default(),
             item_cost: Arc::default(),
             worker_stats: (0..workers).map(|_| Arc::default()).collect(),
@@ -217,31 +163,12 @@ impl Registry {
 
     /// Records the thread of the next worker index (build order).
     pub(crate) fn add_thread(&self, handle: JoinHandle<()>) {
-        sync::lock(&self.threads).current.push(handle);
+        self.threads.add(handle);
     }
 
-    /// Puts a recycled worker's new thread in its slot. The old thread is
-    /// kept to be joined (it is about to exit), so `join` also waits for its
-    /// thread-local destructors; old threads that have already exited are
-    /// joined here, so the list stays short.
+    /// Puts a recycled worker's new thread in its slot (see `threads.rs`).
     pub(crate) fn replace_thread(&self, index: usize, handle: JoinHandle<()>) {
-        let mut threads = sync::lock(&self.threads);
-        let old = match threads.current.get_mut(index) {
-            Some(slot) => Some(std::mem::replace(slot, handle)),
-            None => {
-                threads.current.push(handle);
-                None
-            }
-        };
-        let (done, running): (Vec<_>, Vec<_>) = std::mem::take(&mut threads.retired)
-            .into_iter()
-            .partition(JoinHandle::is_finished);
-        threads.retired = running;
-        threads.retired.extend(old);
-        drop(threads);
-        for thread in done {
-            let _ = thread.join();
-        }
+        self.threads.replace(index, handle);
     }
 
     /// Makes a lane of this pool.
@@ -253,192 +180,8 @@ impl Registry {
         lane
     }
 
-    /// Counts one refusal (a job, or a map refused before it was cut), in
-    /// the pool and its lane.
-    pub(crate) fn count_rejected(&self, lane: Option<&LaneRef>) {
-        self.stats.rejected.fetch_add(1, Relaxed);
-        if let Some(lane) = lane {
-            lane.shared.rejected.fetch_add(1, Relaxed);
-        }
-    }
-
     pub(crate) fn next_job_id(&self) -> u64 {
         self.next_job.fetch_add(1, Relaxed)
-    }
-
-    /// Queues a job, or says why not. Counts it as submitted or rejected.
-    pub(crate) fn push(&self, job: Job) -> Result<(), Refused> {
-        let lane = job.head().lane().cloned();
-        self.try_push(job).inspect_err(|_| {
-            self.count_rejected(lane.as_ref());
-        })
-    }
-
-    /// Queues a job, or says why not, counting only a success: for a caller
-    /// that does something else with a refused job (waits for room, runs it
-    /// in place), which is then counted.
-    pub(crate) fn try_push(&self, job: Job) -> Result<(), Refused> {
-        if self.queue.is_closed() {
-            return Err(Refused::Closed);
-        }
-        if !self.places.try_take() {
-            return Err(Refused::Full);
-        }
-        self.enqueue(job)
-    }
-
-    /// Takes a place for a permit (held until spent or given back): the
-    /// refusal `try_push` would make.
-    pub(crate) fn try_reserve(&self) -> Result<(), Refused> {
-        if self.queue.is_closed() {
-            return Err(Refused::Closed);
-        }
-        if !self.places.try_take() {
-            return Err(Refused::Full);
-        }
-        self.places.hold();
-        Ok(())
-    }
-
-    /// Takes a place for a permit once one is free; `Err(Closed)` if the
-    /// pool closes first.
-    pub(crate) async fn reserve(&self) -> Result<(), Refused> {
-        let closed = || self.queue.is_closed();
-        if self.places.take_when_free(closed).await {
-            self.places.hold();
-            Ok(())
-        } else {
-            Err(Refused::Closed)
-        }
-    }
-
-    /// Gives back a place a permit held unused.
-    pub(crate) fn unreserve(&self) {
-        self.places.release_hold();
-        self.places.give_back();
-    }
-
-    /// Queues a job on a place already taken (a permit's, or one taken
-    /// beyond the capacity when `forced`). A queue closed meanwhile
-    /// resolves the job as cancelled (`PoolClosed`).
-    pub(crate) fn push_placed(&self, job: Job, forced: bool) {
-        if forced {
-            self.places.take_forced();
-        } else {
-            self.places.release_hold(); // the permit's place passes to the job
-        }
-        if let Err(why) = self.enqueue(job.clone()) {
-            self.count_rejected(job.head().lane());
-            job.reject(&self.places, why.cancellation());
-        }
-    }
-
-    /// Queues a job on a place taken by `try_reserve`; gives the place back
-    /// (and counts a refusal) if the queue closed meanwhile.
-    pub(crate) fn enqueue_reserved(&self, job: Job) -> Result<(), Refused> {
-        self.places.release_hold(); // the place passes to the job
-        let lane = job.head().lane().cloned();
-        self.enqueue(job).inspect_err(|_| {
-            self.count_rejected(lane.as_ref());
-        })
-    }
-
-    /// Queues a job that holds a place; gives the place back if the queue
-    /// closed meanwhile.
-    fn enqueue(&self, job: Job) -> Result<(), Refused> {
-        let head = job.head();
-        head.stamp_submitted();
-        head.set_placed();
-        let lane = head.lane().cloned();
-        let level = lane.as_ref().map_or(1, |lane| lane.priority.level());
-        if let Some(lane) = &lane {
-            // Before the push: a worker may claim it at once.
-            lane.queued_one();
-        }
-        // A capped lane's job waits in the lane; its token goes on the
-        // queue (see `lane.rs`).
-        let capped = lane.as_ref().filter(|lane| lane.is_capped());
-        let pushed = match capped {
-            None => self.queue.push(job.clone(), level).is_ok(),
-            Some(lane) => {
-                lane.push(job.clone());
-                let token: Job = Arc::new(LaneResume::new(lane.clone()));
-                let pushed = self.queue.push(token, level).is_ok();
-                if !pushed {
-                    lane.withdraw(|j| Arc::ptr_eq(j, &job));
-                }
-                pushed
-            }
-        };
-        if pushed {
-            self.stats.submitted.fetch_add(1, Relaxed);
-            if let Some(lane) = &lane {
-                lane.shared.submitted.fetch_add(1, Relaxed);
-            }
-            Ok(())
-        } else {
-            job.head().release_place(&self.places);
-            Err(Refused::Closed)
-        }
-    }
-
-    /// Queues a job, or resolves it as cancelled (shed) on this thread.
-    pub(crate) fn submit(&self, job: Job) {
-        if let Err(why) = self.push(job.clone()) {
-            job.reject(&self.places, why.cancellation());
-        }
-    }
-
-    /// Queues a later chunk of a map admitted by its first: within the
-    /// capacity, whatever the queue's wait (the wait is the map's own), or
-    /// resolves it as cancelled (shed).
-    pub(crate) fn submit_more(&self, job: Job) {
-        let refused = if self.queue.is_closed() {
-            Some(Refused::Closed)
-        } else if !self.places.try_take_room() {
-            Some(Refused::Full)
-        } else {
-            self.enqueue(job.clone()).err()
-        };
-        if let Some(why) = refused {
-            self.count_rejected(job.head().lane());
-            job.reject(&self.places, why.cancellation());
-        }
-    }
-
-    /// Queues a job for the worker `index` that will block on it; if the
-    /// queue is full, that worker runs it right here instead of shedding it
-    /// (it would run it inline while waiting anyway). A job that may not run
-    /// here (its state is lent) is shed as usual.
-    pub(crate) fn submit_or_run_here(&self, job: Job, index: usize, generation: u64) {
-        match self.try_push(job.clone()) {
-            Ok(()) => {}
-            Err(Refused::Full) if job.may_run_inline() => self.run_here(job, index, generation),
-            Err(why) => {
-                self.count_rejected(job.head().lane());
-                job.reject(&self.places, why.cancellation());
-            }
-        }
-    }
-
-    /// Queues a job once a place is free; `Err(Closed)` if the pool closes
-    /// first. Dropping the future gives up without queuing.
-    pub(crate) fn push_when_room(
-        self: &Arc<Self>,
-        job: Job,
-    ) -> impl Future<Output = Result<(), Refused>> + Send + 'static {
-        let registry = self.clone();
-        async move {
-            let lane = job.head().lane().cloned();
-            let closed = || registry.queue.is_closed();
-            if !registry.places.take_when_free(closed).await {
-                registry.count_rejected(lane.as_ref());
-                return Err(Refused::Closed);
-            }
-            registry.enqueue(job).inspect_err(|_| {
-                registry.count_rejected(lane.as_ref());
-            })
-        }
     }
 
     /// Runs `job` at once on the worker `index` of this pool, which is the
@@ -601,13 +344,6 @@ impl Registry {
 
     /// Joins the threads that have not been joined yet, recycled ones too.
     pub(crate) fn join_threads(&self) {
-        let threads = std::mem::take(&mut *sync::lock(&self.threads));
-        for thread in threads.retired.into_iter().chain(threads.current) {
-            // Workers catch every user panic; a thread that died anyway (a
-            // panicking `Drop` in a thread-local, say) has nothing to report.
-            if thread.join().is_err() {
-                tracing::error!(pool = self.id, "a worker thread panicked");
-            }
-        }
+        self.threads.join_all(self.id);
     }
 }
