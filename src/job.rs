@@ -74,6 +74,12 @@ pub(crate) trait Task: Send + Sync + 'static {
 /// A job on the queue.
 pub(crate) type Job = Arc<dyn Task>;
 
+/// The instant job stamps count from (the first use in the process).
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
 /// A lane as its jobs and views hold it.
 pub(crate) type LaneRef = Arc<LaneCore<Job>>;
 
@@ -129,7 +135,10 @@ pub(crate) struct Head {
     /// When the job entered the queue (or started in place): stamped by
     /// `Registry::enqueue` and `run_here`, so time spent waiting for room
     /// before it is not queue wait.
-    submitted: std::sync::OnceLock<Instant>,
+    /// Nanoseconds since [`epoch`] plus one; 0 until stamped. (An atomic
+    /// rather than a `OnceLock<Instant>`, whose one-time `set` costs a
+    /// `Once` call per job.)
+    submitted: std::sync::atomic::AtomicU64,
     /// Weak: a parent is kept alive by whoever runs it; a child must not
     /// keep it (a parent's outcome may hold the child's handle).
     parent: Option<Weak<dyn Wanted>>,
@@ -153,7 +162,7 @@ impl Head {
         Head {
             labels,
             span,
-            submitted: std::sync::OnceLock::new(),
+            submitted: std::sync::atomic::AtomicU64::new(0),
             parent: cancel::current().map(|parent| Arc::downgrade(&parent)),
             placed: AtomicBool::new(false),
             route,
@@ -168,7 +177,22 @@ impl Head {
     /// Stamps the job as entering the queue now (once; a later stamp is
     /// ignored).
     pub(crate) fn stamp_submitted(&self) {
-        let _ = self.submitted.set(Instant::now());
+        let since = Instant::now().saturating_duration_since(epoch());
+        let ns = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1);
+        let _ = self.submitted.compare_exchange(
+            0,
+            ns + 1,
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// When the job was stamped as queued, if it was.
+    fn submitted(&self) -> Option<Instant> {
+        match self.submitted.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            ns => Some(epoch() + Duration::from_nanos(ns - 1)),
+        }
     }
 
     /// Marks the job as holding a queue place (before it is pushed).
@@ -319,7 +343,7 @@ impl<B: Body> Cell<B> {
 
     fn run_claimed(self: Arc<Self>, body: B, worker: &Worker<'_>) {
         let started = Instant::now();
-        let submitted = self.head.submitted.get().copied().unwrap_or(started);
+        let submitted = self.head.submitted().unwrap_or(started);
         let queued = started.saturating_duration_since(submitted);
         let stats = worker.stats;
         stats.started(queued);
