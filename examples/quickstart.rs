@@ -2,8 +2,9 @@
 //! workers, two tasks of 0.3 s each. `apply` takes about twice as long as
 //! one task (it blocks per call); every concurrent form takes about as long
 //! as one. Then errors, fallible work, per-worker state, a bounded queue
-//! that sheds, cancellation and metrics, and a real CPU job with its
-//! speed-up over a plain loop.
+//! that sheds, cancellation and metrics, quality of service (a capped
+//! background lane, a deadline, a permit, latency percentiles), and a real
+//! CPU job with its speed-up over a plain loop.
 //!
 //! Python's eight names (`apply`, `apply_async`, `map`, `map_async`,
 //! `starmap`, `starmap_async`, `imap`, `imap_unordered`) are shorthands for
@@ -21,7 +22,7 @@
 
 use std::time::{Duration, Instant};
 
-use corepool::{Apply, Map, Pool, TryError, WaitError};
+use corepool::{Apply, Cancellation, Lane, Map, Pool, Priority, TryError, WaitError};
 use futures::{StreamExt, TryStreamExt};
 
 const TASK: Duration = Duration::from_millis(300);
@@ -261,6 +262,57 @@ async fn service_tour() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Quality of service: background work in a capped low-priority lane
+/// leaves a worker for requests; a deadline; a permit; percentiles.
+async fn qos_tour() -> Result<(), Box<dyn std::error::Error>> {
+    println!("\n-- quality of service");
+    let pool = Pool::builder().workers(2).queue_capacity(64).build()?;
+    let batch = pool.lane(Lane::new("batch").max_workers(1).priority(Priority::Low))?;
+    // Sixteen 50 ms background jobs: without the cap they would take both
+    // workers for 400 ms.
+    let background: Vec<_> = (0..16)
+        .map(|_| batch.spawn(|| std::thread::sleep(Duration::from_millis(50))))
+        .collect();
+    let t = Instant::now();
+    pool.spawn(|| ()).await?;
+    println!(
+        "{:<16} -> a request behind 16 batch jobs answered in {:.2} ms (the lane holds 1 worker of 2)",
+        "lane",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let late = pool
+        .spawn(Apply::new(|| "work").deadline(Instant::now()))
+        .await;
+    println!(
+        "{:<16} -> {}",
+        "deadline",
+        match late {
+            Err(e) if e.cancellation() == Some(Cancellation::DeadlineExpired) => {
+                "DeadlineExpired: past its deadline before it started, it never ran"
+            }
+            _ => "ran (unexpected)",
+        }
+    );
+    let permit = pool.reserve().await?; // a place held before the work exists
+    println!(
+        "{:<16} -> a held place; spent: {}",
+        "reserve",
+        permit.spawn(|| 6 * 7).await?
+    );
+    for job in background {
+        job.await?;
+    }
+    let m = batch.metrics();
+    println!(
+        "{:<16} -> batch lane: {} jobs, run time p50 {:?}, p99 {:?}",
+        "histograms",
+        m.completed,
+        m.run_time_histogram.quantile(0.5).unwrap_or_default(),
+        m.run_time_histogram.quantile(0.99).unwrap_or_default()
+    );
+    Ok(())
+}
+
 /// A real CPU job on one worker per CPU: primes below 3 million, in 64
 /// slices.
 async fn cpu_job() -> Result<(), Box<dyn std::error::Error>> {
@@ -316,6 +368,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async_tour(&pool))?;
     more_tour()?;
     runtime.block_on(service_tour())?;
+    runtime.block_on(qos_tour())?;
     runtime.block_on(cpu_job())?;
     pool.close();
     pool.join()?;
