@@ -174,17 +174,13 @@ impl Head {
         self.route.lane.as_ref()
     }
 
-    /// Stamps the job as entering the queue now (once; a later stamp is
-    /// ignored).
+    /// Stamps the job as entering the queue now.
     pub(crate) fn stamp_submitted(&self) {
         let since = Instant::now().saturating_duration_since(epoch());
         let ns = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1);
-        let _ = self.submitted.compare_exchange(
-            0,
-            ns + 1,
-            std::sync::atomic::Ordering::Relaxed,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        // A job enters the queue once (`enqueue` or `run_here`).
+        self.submitted
+            .store(ns + 1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// When the job was stamped as queued, if it was.
@@ -365,9 +361,10 @@ impl<B: Body> Cell<B> {
         // `apply`, or a map's first chunk (its later chunks wait behind
         // its own earlier ones), and not for a job a waiting worker runs
         // inline or for an `imap`'s chunks (the stream was already taken).
-        let begins = !worker.inline && labels_begin(&self.head.labels);
         let expired = self.head.expired_at(started)
-            || (begins && worker.max_queue_wait.is_some_and(|max| queued > max));
+            || worker.max_queue_wait.is_some_and(|max| {
+                queued > max && !worker.inline && labels_begin(&self.head.labels)
+            });
         let unwanted = match self.unwanted() {
             Some(why) => Some(why),
             None if expired => Some(Cancellation::DeadlineExpired),
