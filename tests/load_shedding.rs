@@ -6,17 +6,9 @@ use crate::common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
-use common::{Counter, LIMIT, occupy, on_tokio, within};
+use common::{Counter, LIMIT, bounded, occupy, on_tokio, within};
 use corepool::{Apply, Cancellation, Map, Pool, SubmitError, TaskError};
 use futures::StreamExt;
-
-fn bounded(workers: usize, capacity: usize) -> Pool {
-    Pool::builder()
-        .workers(workers)
-        .queue_capacity(capacity)
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn offer_refuses_at_once_and_hands_the_closure_back() {

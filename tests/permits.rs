@@ -8,16 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Counter, occupy, on_tokio, within};
+use common::{Counter, bounded, occupy, on_tokio, within};
 use corepool::{Cancellation, Map, Pool, ReserveError};
-
-fn bounded(workers: usize, capacity: usize) -> Pool {
-    Pool::builder()
-        .workers(workers)
-        .queue_capacity(capacity)
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn a_permit_holds_a_place_and_its_work_is_never_refused() {

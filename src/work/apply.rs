@@ -12,6 +12,7 @@ use crate::callbacks::Callbacks;
 use crate::error::{Cancellation, Outcome, SubmitError, TaskError, TryError};
 use crate::job::{Body, Cell, Inline, Job, Labels, Route, Running, Task};
 use crate::metrics::Ran;
+use crate::registry::Refused;
 use crate::result::{AsyncResult, Pending};
 use crate::slot::Slot;
 use crate::unwind;
@@ -341,17 +342,9 @@ where
             return Err(why.hand_back(apply));
         }
         let (cell, result) = prepare(apply, &door);
-        return match registry.enqueue_reserved(cell.clone()) {
-            Ok(()) => Ok(result),
-            Err(why) => {
-                // Closed since the reservation: hand the work back.
-                let body = cell
-                    .take_back()
-                    .expect("refused before anybody could claim it");
-                drop(result);
-                Err(why.hand_back(body.apply))
-            }
-        };
+        // Refused only if closed since the reservation: the work goes back.
+        let queued = registry.enqueue_reserved(cell.clone());
+        return queued_or_handed_back(queued, cell, result);
     }
     let (cell, result) = prepare(apply, &door);
     match door.mode {
@@ -404,17 +397,30 @@ where
     Box::pin(async move {
         let pushed = push.await;
         let cell = guard.0.take().expect("taken once");
-        match pushed {
-            Ok(()) => Ok(result),
-            Err(why) => {
-                let body = cell
-                    .take_back()
-                    .expect("refused before anybody could claim it");
-                drop(result);
-                Err(why.hand_back(body.apply))
-            }
-        }
+        queued_or_handed_back(pushed, cell, result)
     })
+}
+
+/// The result of a job that was queued, or, refused before anybody could
+/// see it, its work handed back unrun (the result dropped unresolved).
+fn queued_or_handed_back<F, T, E, Ctx>(
+    queued: Result<(), Refused>,
+    cell: ApplyCell<F, T, E, Ctx>,
+    result: AsyncResult<T, E>,
+) -> Started<F, T, E>
+where
+    ApplyBody<F, T, E, Ctx>: Body<Out = Slot<T>>,
+{
+    match queued {
+        Ok(()) => Ok(result),
+        Err(why) => {
+            let body = cell
+                .take_back()
+                .expect("refused before anybody could claim it");
+            drop(result);
+            Err(why.hand_back(body.apply))
+        }
+    }
 }
 
 impl<F, T, E> Start<Stateless> for Apply<F, T, E>

@@ -115,3 +115,12 @@ pub fn occupy(pool: &Pool, n: usize) -> Occupied {
     }
     Occupied { release }
 }
+
+/// A pool of `workers` with a queue of `capacity` jobs.
+pub fn bounded(workers: usize, capacity: usize) -> Pool {
+    Pool::builder()
+        .workers(workers)
+        .queue_capacity(capacity)
+        .build()
+        .unwrap()
+}
