@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod common;
 
-use common::within;
+use common::{bounded, within};
 use corepool::Pool;
 
 struct Counting;
@@ -105,11 +105,7 @@ fn a_refusal_allocates_nothing() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // A hang fails the test (the watchdog thread is made before counting).
     within(move || {
-        let pool = Pool::builder()
-            .workers(1)
-            .queue_capacity(1)
-            .build()
-            .unwrap();
+        let pool = bounded(1, 1);
         let busy = common::occupy(&pool, 1);
         let _held = pool.try_reserve().unwrap(); // the only place: full now
         // Under overload the refusals are the common case: an `offer`

@@ -4,17 +4,13 @@ use crate::common;
 
 use std::sync::mpsc;
 
-use common::{occupy, within};
+use common::{bounded, occupy, within};
 use corepool::{Apply, Map, Pool};
 
 #[test]
 fn counts_match_what_was_sent() {
     within(|| {
-        let pool = Pool::builder()
-            .workers(2)
-            .queue_capacity(4)
-            .build()
-            .unwrap();
+        let pool = bounded(2, 4);
         let m = pool.metrics();
         assert_eq!(
             (m.workers, m.busy_workers, m.queued, m.submitted),

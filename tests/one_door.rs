@@ -8,7 +8,7 @@ use crate::common;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::within;
+use common::{bounded, within};
 use corepool::{
     Apply, Cancellation, Map, Pool, SubmitError, TaskError, TaskErrorKind, TryError, WaitError,
 };
@@ -257,11 +257,7 @@ fn hold_the_worker(pool: &Pool) -> mpsc::Sender<()> {
 #[test]
 fn every_kind_of_work_can_be_offered_and_handed_back() {
     within(|| {
-        let pool = Pool::builder()
-            .workers(1)
-            .queue_capacity(1)
-            .build()
-            .unwrap();
+        let pool = bounded(1, 1);
         let release = hold_the_worker(&pool);
         let queued = pool.offer(|| 1).unwrap(); // the only place
         // A closure, an Apply, a Map: each handed back as it was given.
@@ -301,11 +297,7 @@ fn every_kind_of_work_can_be_offered_and_handed_back() {
 #[test]
 fn a_map_can_wait_for_room() {
     common::on_tokio(|| async {
-        let pool = Pool::builder()
-            .workers(1)
-            .queue_capacity(1)
-            .build()
-            .unwrap();
+        let pool = bounded(1, 1);
         let r = pool
             .submit(Map::new(|x: u32| x * 2, (0..20).collect::<Vec<_>>()).chunksize(1))
             .await

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{Counter, within};
+use common::{Counter, bounded, within};
 use corepool::{Map, Metrics, Pool};
 
 /// Panics when dropped (outside an unwind).
@@ -77,11 +77,7 @@ fn nested_imaps_on_a_bounded_queue_finish() {
     within(|| {
         // The README's own capacity, two workers, two tasks each reading a
         // nested imap of 1 000 items.
-        let pool = Pool::builder()
-            .workers(2)
-            .queue_capacity(16)
-            .build()
-            .unwrap();
+        let pool = bounded(2, 16);
         let tasks: Vec<_> = (0..2)
             .map(|_| {
                 let inner = pool.clone();
@@ -104,11 +100,7 @@ fn nested_imaps_on_a_bounded_queue_finish() {
 #[test]
 fn a_nested_imap_on_one_worker_and_one_place_finishes() {
     within(|| {
-        let pool = Pool::builder()
-            .workers(1)
-            .queue_capacity(1)
-            .build()
-            .unwrap();
+        let pool = bounded(1, 1);
         let inner = pool.clone();
         let sum = pool
             .apply(move || {
@@ -127,11 +119,7 @@ fn a_nested_imap_on_one_worker_and_one_place_finishes() {
 #[test]
 fn sequential_nested_maps_are_not_shed() {
     within(|| {
-        let pool = Pool::builder()
-            .workers(2)
-            .queue_capacity(16)
-            .build()
-            .unwrap();
+        let pool = bounded(2, 16);
         let tasks: Vec<_> = (0..2)
             .map(|_| {
                 let inner = pool.clone();
@@ -154,11 +142,7 @@ fn sequential_nested_maps_are_not_shed() {
 #[test]
 fn a_second_nested_apply_on_one_place_is_not_shed() {
     within(|| {
-        let pool = Pool::builder()
-            .workers(1)
-            .queue_capacity(1)
-            .build()
-            .unwrap();
+        let pool = bounded(1, 1);
         let inner = pool.clone();
         let got = pool
             .apply(move || (inner.apply(|| 1).unwrap(), inner.apply(|| 2).unwrap()))
@@ -389,11 +373,7 @@ fn terminate_does_not_count_shells_of_jobs_already_run() {
 #[test]
 fn an_imap_that_waits_for_room_is_not_counted_as_rejected() {
     within(|| {
-        let pool = Pool::builder()
-            .workers(1)
-            .queue_capacity(1)
-            .build()
-            .unwrap();
+        let pool = bounded(1, 1);
         let sum: u32 = pool
             .imap(|x: u32| x, 0..100)
             .chunksize(1)

@@ -8,7 +8,7 @@ mod common;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{Counter, LIMIT, on_tokio};
+use common::{Counter, LIMIT, bounded, on_tokio};
 use corepool::{Pool, PoolService};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -17,11 +17,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[test]
 fn a_full_pool_is_overloaded_at_once_under_load_shed() {
     on_tokio(|| async {
-        let pool = Pool::builder()
-            .workers(1)
-            .queue_capacity(1)
-            .build()
-            .unwrap();
+        let pool = bounded(1, 1);
         let (release, hold) = mpsc::channel::<()>();
         let hold = std::sync::Mutex::new(hold);
         let service = PoolService::new(pool.clone(), move |block: bool| {
@@ -53,11 +49,7 @@ fn a_full_pool_is_overloaded_at_once_under_load_shed() {
 #[test]
 fn poll_ready_waits_for_room_and_wakes() {
     on_tokio(|| async {
-        let pool = Pool::builder()
-            .workers(1)
-            .queue_capacity(1)
-            .build()
-            .unwrap();
+        let pool = bounded(1, 1);
         let held = pool.try_reserve().unwrap();
         let mut service = PoolService::new(pool.clone(), |x: u32| x + 1);
         let ready = tokio::spawn(async move {
@@ -74,11 +66,7 @@ fn poll_ready_waits_for_room_and_wakes() {
 #[test]
 fn a_timed_out_request_never_runs_if_queued() {
     on_tokio(|| async {
-        let pool = Pool::builder()
-            .workers(1)
-            .queue_capacity(4)
-            .build()
-            .unwrap();
+        let pool = bounded(1, 4);
         let busy = common::occupy(&pool, 1);
         let ran = Counter::new();
         let r = ran.clone();
@@ -132,11 +120,7 @@ fn poll_ready_fails_once_the_pool_is_closed() {
 fn the_service_can_live_in_shared_state() {
     // axum's `State` needs `Send + Sync + Clone`.
     fn shared_state<T: Send + Sync + Clone + 'static>(_: &T) {}
-    let pool = Pool::builder()
-        .workers(1)
-        .queue_capacity(1)
-        .build()
-        .unwrap();
+    let pool = bounded(1, 1);
     let _held = pool.try_reserve().unwrap();
     let mut service = PoolService::new(pool, |x: u8| x);
     // Not ready (full): it holds a `Reserve` now, and is still shareable.
