@@ -34,8 +34,11 @@ fn main() {
     let mode = std::env::args().nth(1).unwrap();
     let n: u64 = std::env::args().nth(2).unwrap().parse().unwrap();
     let pool = corepool::Pool::new(2).unwrap();
+    // The blocking pool gets the corepool pool's size, as the issue asks
+    // (tokio's default of 512 threads also exceeds valgrind's thread limit).
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(2)
         .enable_all()
         .build()
         .unwrap();

@@ -94,35 +94,40 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Payload> {
     caught
 }
 
-/// Applies `f` to each item, handing each outcome to `sink` in order, and
-/// stops early when `sink` returns `false`.
+/// Pushes `f(item, index)` onto `out` for the next `n` items of `items`
+/// (fewer if they end first), `index` being the position in `out` the value
+/// takes. A panicking item pushes `on_panic(payload, index)` in its place
+/// and the run goes on with the next item.
 ///
-/// A panic in `f` is caught per item, but without a `catch_unwind` per item:
-/// one guard covers the run until a panic, then a new guard resumes after the
-/// item that panicked. The iterator lives outside the guard, so its position
-/// survives the unwind.
-pub(crate) fn map_caught<I, T>(
-    items: impl Iterator<Item = I>,
-    f: impl Fn(I) -> T,
-    mut sink: impl FnMut(Result<T, Payload>) -> bool,
+/// One guard covers the run until a panic, not one per item (a guard costs
+/// a thread-local update on entry and exit); after a panic a new guard
+/// resumes after the item that panicked. The iterator and the count live
+/// outside the guard, so they survive the unwind; each item is counted
+/// before it is called, so the one that panicked is not run again.
+pub(crate) fn push_caught<I, T>(
+    out: &mut Vec<T>,
+    items: &mut impl Iterator<Item = I>,
+    n: usize,
+    f: impl Fn(I, usize) -> T,
+    on_panic: impl Fn(Payload, usize) -> T,
 ) {
-    let mut items = items;
-    loop {
+    let mut left = n;
+    while left > 0 {
         let run = catch(|| {
-            for item in items.by_ref() {
-                if !sink(Ok(f(item))) {
+            while left > 0 {
+                let Some(item) = items.next() else {
                     return;
-                }
+                };
+                left -= 1;
+                let value = f(item, out.len());
+                out.push(value);
             }
         });
-        // A panic comes from `f`: corepool's sinks do not panic.
         match run {
-            Ok(()) => return,
-            Err(payload) => {
-                if !sink(Err(payload)) {
-                    return;
-                }
-            }
+            Ok(()) => return, // `n` items, or the input ended
+            // A panic comes from `f`: `push` and the count do not panic
+            // (`out` is sized for its items).
+            Err(payload) => out.push(on_panic(payload, out.len())),
         }
     }
 }
@@ -131,44 +136,64 @@ pub(crate) fn map_caught<I, T>(
 mod tests {
     use super::*;
 
+    fn pushed(items: std::ops::Range<i32>, n: usize, out: &mut Vec<Result<i32, String>>) {
+        let mut items = items;
+        push_caught(
+            out,
+            &mut items,
+            n,
+            |x, at| {
+                if x % 2 == 1 {
+                    panic!("odd {x} at {at}");
+                }
+                Ok(x * 10)
+            },
+            |p, at| Err(format!("{} / {at}", payload_message(&*p).unwrap())),
+        );
+    }
+
     #[test]
     fn each_panicking_item_is_reported_in_place() {
         let mut seen = Vec::new();
-        map_caught(
-            0..6,
-            |x| {
-                if x % 2 == 1 {
-                    panic!("odd {x}");
-                }
-                x * 10
-            },
-            |r| {
-                seen.push(r.map_err(|p| payload_message(&*p).unwrap().to_owned()));
-                true
-            },
-        );
+        pushed(0..6, 100, &mut seen);
         let expected: Vec<Result<i32, String>> = vec![
             Ok(0),
-            Err("odd 1".into()),
+            Err("odd 1 at 1 / 1".into()),
             Ok(20),
-            Err("odd 3".into()),
+            Err("odd 3 at 3 / 3".into()),
             Ok(40),
-            Err("odd 5".into()),
+            Err("odd 5 at 5 / 5".into()),
         ];
         assert_eq!(seen, expected);
     }
 
     #[test]
-    fn sink_can_stop_early() {
-        let mut calls = 0;
-        map_caught(
-            0..100,
-            |x| x,
-            |_| {
-                calls += 1;
-                calls < 3
+    fn stops_after_n_items_panicking_or_not() {
+        let mut seen = Vec::new();
+        let mut items = 0..100;
+        // Items 1 and 3 panic; 4 items in all, then the rest is left.
+        push_caught(
+            &mut seen,
+            &mut items,
+            4,
+            |x, _| {
+                assert!(x % 2 == 0, "odd");
+                x
             },
+            |_, at| -(at as i32),
         );
-        assert_eq!(calls, 3);
+        assert_eq!(seen, [0, -1, 2, -3]);
+        assert_eq!(items.next(), Some(4));
+        // A panic on the last counted item ends the run too.
+        let mut seen = Vec::new();
+        let mut items = 1..10;
+        push_caught(
+            &mut seen,
+            &mut items,
+            1,
+            |x, _| -> i32 { panic!("{x}") },
+            |_, _| 0,
+        );
+        assert_eq!((seen, items.next()), (vec![0], Some(2)));
     }
 }

@@ -41,7 +41,7 @@ pub(crate) trait Feed<T>: Send {
         &mut self,
         cx: &mut Context<'_>,
         chunksize: usize,
-        budget: Option<Duration>,
+        budget: Option<Budget>,
     ) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>>;
 
     /// Bounds on the number of items not yet pulled.
@@ -107,7 +107,7 @@ where
         &mut self,
         cx: &mut Context<'_>,
         chunksize: usize,
-        budget: Option<Duration>,
+        budget: Option<Budget>,
     ) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>> {
         let items = std::mem::replace(&mut self.batch, Vec::with_capacity(chunksize.min(RESERVE)));
         let offset = self.next_index;
@@ -170,7 +170,7 @@ where
         &mut self,
         cx: &mut Context<'_>,
         chunksize: usize,
-        budget: Option<Duration>,
+        budget: Option<Budget>,
     ) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>> {
         if self.batch.is_empty() {
             Poll::Ready(self.failure.take().map(Err))
@@ -191,7 +191,7 @@ where
         &mut self,
         cx: &mut Context<'_>,
         chunksize: usize,
-        budget: Option<Duration>,
+        budget: Option<Budget>,
     ) -> Poll<Option<Result<ChunkFuture<T>, TaskError>>> {
         if self.waiting.is_some() {
             return self.poll_waiting(cx);
@@ -204,21 +204,32 @@ where
         let Some(input) = self.input.as_mut() else {
             return self.flush(cx, chunksize, budget);
         };
-        while self.batch.len() < chunksize {
-            match unwind::catch(|| input.as_mut().poll_next(cx)) {
-                Ok(Poll::Ready(Some(item))) => self.batch.push(item),
-                Ok(Poll::Ready(None)) => {
-                    self.input = None;
-                    return self.flush(cx, chunksize, budget);
+        // One unwind guard for the whole pull, not one per item.
+        let batch = &mut self.batch;
+        let pulled = unwind::catch(|| {
+            while batch.len() < chunksize {
+                match input.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => batch.push(item),
+                    Poll::Ready(None) => return Poll::Ready(false),
+                    Poll::Pending => return Poll::Pending,
                 }
-                Ok(Poll::Pending) if self.batch.is_empty() => return Poll::Pending,
-                Ok(Poll::Pending) => break,
-                Err(payload) => {
-                    self.input = None;
-                    let error = TaskError::input_panicked(self.id, payload);
-                    self.failure = Some(error.with_index(self.next_index + self.batch.len()));
-                    return self.flush(cx, chunksize, budget);
-                }
+            }
+            Poll::Ready(true)
+        });
+        match pulled {
+            // Full, or not ready with something pulled: submit what there is.
+            Ok(Poll::Ready(true)) => {}
+            Ok(Poll::Pending) if self.batch.is_empty() => return Poll::Pending,
+            Ok(Poll::Pending) => {}
+            Ok(Poll::Ready(false)) => {
+                self.input = None;
+                return self.flush(cx, chunksize, budget);
+            }
+            Err(payload) => {
+                self.input = None;
+                let error = TaskError::input_panicked(self.id, payload);
+                self.failure = Some(error.with_index(self.next_index + self.batch.len()));
+                return self.flush(cx, chunksize, budget);
             }
         }
         self.submit(cx, chunksize, budget)
@@ -238,8 +249,17 @@ where
     }
 }
 
-/// How often (in items) a chunk with a time budget looks at the clock.
-const CLOCK_EVERY: usize = 4;
+/// How long an adaptive chunk may run before it hands the rest of its items
+/// on, and how often (in items) it looks at the clock to find out.
+///
+/// A look costs a clock read (~20 ns), which is more than a tiny item; the
+/// window chooses `check_every` from the measured time per item (see
+/// `Adaptive::budget`), so cheap items look rarely and slow ones every item.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Budget {
+    pub(crate) time: Duration,
+    pub(crate) check_every: u32,
+}
 
 /// What a chunk's job hands back: the outcomes of the items it ran, how long
 /// they took, and, if it ran out of time first, the jobs it handed the rest
@@ -260,7 +280,7 @@ fn prepare_chunk<I, T, F>(
     (labels, route): (Labels, &Route),
     items: Vec<I>,
     offset: usize,
-    budget: Option<Duration>,
+    budget: Option<Budget>,
 ) -> (Job, AsyncResult<ChunkOutput<T>>)
 where
     I: Send + 'static,
@@ -281,7 +301,7 @@ where
 }
 
 /// Runs one chunk on a worker. A panicking item yields its own error and
-/// the chunk goes on with the next item (`unwind::map_caught` re-arms the
+/// the chunk goes on with the next item (`unwind::push_caught` re-arms the
 /// guard after a panic), so one failing item does not take its neighbours
 /// down. With a `budget`, the chunk stops once it has run that long and
 /// submits the rest of its items as a new job, so a chunk sized for cheap
@@ -292,7 +312,7 @@ fn run_chunk<I, T, F>(
     (labels, route): (Labels, &Route),
     items: Vec<I>,
     offset: usize,
-    budget: Option<Duration>,
+    budget: Option<Budget>,
 ) -> ChunkOutput<T>
 where
     I: Send + 'static,
@@ -303,29 +323,33 @@ where
     let id = labels.id;
     let mut items = items.into_iter();
     let mut out = Vec::with_capacity(items.len());
-    let mut budget = budget;
+    // The instant to hand on at, and the items to run between two looks.
+    let mut deadline = budget.and_then(|b| Some((started.checked_add(b.time)?, b.check_every)));
     let rest = loop {
-        unwind::map_caught(items.by_ref(), &**f, |outcome| {
-            let index = offset + out.len();
-            out.push(match outcome {
-                Ok(Ok(value)) => Ok(value),
+        let n = deadline.map_or(items.len(), |(_, every)| every.max(1) as usize);
+        unwind::push_caught(
+            &mut out,
+            &mut items,
+            n,
+            |item, at| match f(item) {
+                Ok(value) => Ok(value),
                 // A user error (not produced by `imap`'s own functions, which
                 // cannot fail): yielded at its place.
-                Ok(Err(user)) => Err(TaskError::user(id, user).with_index(index)),
-                Err(payload) => Err(TaskError::panicked(id, payload).with_index(index)),
-            });
-            match budget {
-                Some(budget) if out.len() % CLOCK_EVERY == 0 => started.elapsed() < budget,
-                _ => true,
-            }
-        });
+                Err(user) => Err(TaskError::user(id, user).with_index(offset + at)),
+            },
+            |payload, at| Err(TaskError::panicked(id, payload).with_index(offset + at)),
+        );
         if items.len() == 0 {
             break Vec::new();
+        }
+        match deadline {
+            Some((at, _)) if Instant::now() >= at => {} // out of time
+            _ => continue,
         }
         if pool.registry.is_closed() {
             // The pool drains: this chunk was accepted, so its items all run,
             // here.
-            budget = None;
+            deadline = None;
             continue;
         }
         // Out of time: hand the rest on, in two halves so that two workers

@@ -39,7 +39,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use futures::stream::{FuturesOrdered, FuturesUnordered, StreamExt};
 
-use super::feed::{ChunkFuture, Drain, Feed, Outcomes};
+use super::feed::{Budget, ChunkFuture, Drain, Feed, Outcomes};
 use crate::error::TaskError;
 
 /// Where the chunks in flight wait: `FuturesOrdered` (the reorder buffer of
@@ -95,6 +95,12 @@ pub(crate) const TARGET_CHUNK_TIME: Duration = Duration::from_millis(1);
 pub(crate) const CHUNK_TIME_BUDGET: Duration = Duration::from_millis(4);
 /// The largest adaptive chunk.
 pub(crate) const MAX_ADAPTIVE_CHUNK: usize = 1024;
+/// The work, at the measured time per item, between two looks at the clock
+/// of a chunk with a budget: a look (~20 ns) is dearer than a tiny item.
+const CLOCK_INTERVAL_NS: f64 = 2_000.0;
+/// The most items between two looks at the clock. A chunk whose items turn
+/// expensive all at once runs at most this many of them past its budget.
+const MAX_CLOCK_STRIDE: u32 = 32;
 
 /// The state of adaptive chunking: the average time per item, and the size
 /// of the next chunk.
@@ -129,6 +135,19 @@ impl Adaptive {
             .clamp(1, MAX_ADAPTIVE_CHUNK)
             .min(self.size.saturating_mul(2));
     }
+
+    /// The next chunk's budget: it looks at the clock about every
+    /// [`CLOCK_INTERVAL_NS`] of work at the measured rate (every item until
+    /// there is a measurement), at most every [`MAX_CLOCK_STRIDE`] items.
+    fn budget(&self) -> Budget {
+        let stride = self
+            .per_item_ns
+            .map_or(1.0, |ns| CLOCK_INTERVAL_NS / ns.max(1.0));
+        Budget {
+            time: CHUNK_TIME_BUDGET,
+            check_every: (stride as u32).clamp(1, MAX_CLOCK_STRIDE),
+        }
+    }
 }
 
 pub(crate) struct Window<T, Q> {
@@ -141,6 +160,14 @@ pub(crate) struct Window<T, Q> {
     adaptive: Adaptive,
     /// `None`: the default, [`default_buffersize`].
     buffersize: Option<usize>,
+    /// The bound in force: `buffersize`, or the default for the current
+    /// chunk size (kept up to date, not recomputed per item).
+    bound: usize,
+    /// Whether the window may have room: set when a slot frees (a chunk
+    /// handed out its last item) or the chunk size changes, cleared once
+    /// `refill` finds the window full or the input over. Handing out an item
+    /// from the middle of a chunk does not touch the window.
+    refill_due: bool,
     workers: usize,
     /// Items submitted whose outcomes are not yet in `current`.
     in_flight: usize,
@@ -159,6 +186,8 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
             chunksize: None,
             adaptive: Adaptive::new(),
             buffersize: None,
+            bound: default_buffersize(1, workers),
+            refill_due: true,
             workers,
             in_flight: 0,
             input_done: false,
@@ -182,12 +211,20 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
     pub(crate) fn set_chunksize(&mut self, chunksize: usize) {
         assert!(chunksize > 0, "chunksize must be at least 1");
         self.chunksize = Some(chunksize);
+        self.update_bound();
     }
 
     #[track_caller]
     pub(crate) fn set_buffersize(&mut self, buffersize: usize) {
         assert!(buffersize > 0, "buffersize must be at least 1");
         self.buffersize = Some(buffersize);
+        self.update_bound();
+    }
+
+    /// Recomputes the bound after a setting or the chunk size changed.
+    fn update_bound(&mut self) {
+        self.bound = self.buffersize();
+        self.refill_due = true;
     }
 
     pub(crate) fn pool_id(&self) -> u64 {
@@ -200,10 +237,14 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
 
     /// Submits chunks while the window has room and the input has items.
     fn refill(&mut self, cx: &mut Context<'_>) {
-        while !self.input_done
-            && self.queue.in_queue() + usize::from(self.current.len() > 0) < self.buffersize()
-        {
-            let budget = self.chunksize.is_none().then_some(CHUNK_TIME_BUDGET);
+        loop {
+            if self.input_done
+                || self.queue.in_queue() + usize::from(self.current.len() > 0) >= self.bound
+            {
+                self.refill_due = false;
+                return;
+            }
+            let budget = self.chunksize.is_none().then(|| self.adaptive.budget());
             match self.feed.poll_chunk(cx, self.chunksize(), budget) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     self.in_flight += chunk.total_len();
@@ -214,28 +255,54 @@ impl<T, Q: ChunkQueue<T>> Window<T, Q> {
                     self.deferred = Some(error);
                 }
                 Poll::Ready(None) => self.input_done = true,
-                Poll::Pending => break,
+                // Its waker is registered; still due when polled again.
+                Poll::Pending => return,
             }
         }
     }
 
+    /// The next outcome. The common case (an item of the chunk being handed
+    /// out, with the window full) is inlined into the caller's poll; the
+    /// rest is out of line.
+    #[inline]
     pub(crate) fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, TaskError>>> {
+        if !self.refill_due {
+            if let Some(outcome) = self.current.next() {
+                // Its last item frees the chunk's slot in the window.
+                self.refill_due = self.current.len() == 0;
+                return Poll::Ready(Some(outcome));
+            }
+        }
+        self.poll_item_slow(cx)
+    }
+
+    #[inline(never)]
+    fn poll_item_slow(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, TaskError>>> {
         if self.finished {
             return Poll::Ready(None);
         }
         loop {
             // Keep the workers busy before handing out what is ready.
-            self.refill(cx);
+            if self.refill_due {
+                self.refill(cx);
+            }
             if let Some(outcome) = self.current.next() {
+                // Its last item frees the chunk's slot in the window.
+                self.refill_due |= self.current.len() == 0;
                 return Poll::Ready(Some(outcome));
             }
             match self.queue.poll_next_unpin(cx) {
                 Poll::Ready(Some((outcomes, run))) => {
                     self.in_flight -= outcomes.len();
                     if self.chunksize.is_none() {
+                        let size = self.adaptive.size;
                         self.adaptive.learn(outcomes.len(), run);
+                        if self.adaptive.size != size {
+                            self.update_bound();
+                        }
                     }
                     self.current = outcomes.into_iter();
+                    self.refill_due |= self.current.len() == 0;
                 }
                 Poll::Ready(None) if self.input_done => {
                     self.finished = true;
@@ -357,6 +424,7 @@ assert_eq!(total, 12);
         impl<T, E> futures::Stream for $name<T, E> {
             type Item = Result<T, E>;
 
+            #[inline]
             fn poll_next(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
