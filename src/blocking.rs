@@ -78,7 +78,7 @@
 //! (`note_pending`), so the same mechanism serves `get`, a map's result and
 //! an `imap` stream full of chunk results.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -104,6 +104,11 @@ type Noting = Option<(u64, Dependencies)>;
 
 thread_local! {
     static NOTED: RefCell<Noting> = const { RefCell::new(None) };
+    /// The pool `NOTED` is noting for (0: none): a plain `Cell` without a
+    /// destructor, so the check every async poll of a pending result makes
+    /// is one load (the `RefCell` of an `Option<Vec>` costs a lazy
+    /// registration check and a borrow, ~40 instructions).
+    static NOTING_FOR: Cell<u64> = const { Cell::new(0) };
     /// This thread's parker, made once and reused by every wait, so that a
     /// blocking wait allocates nothing in the steady state.
     static UNPARKER: Arc<Unparker> = Arc::new(Unparker {
@@ -186,6 +191,9 @@ pub(crate) fn ensure_can_block(pool: u64) -> Result<(), WouldDeadlock> {
 /// of a result that was just polled and is not ready. `work` is only called
 /// there (an async poll pays one thread-local read).
 pub(crate) fn note_pending(pool: u64, work: impl FnOnce() -> Arc<dyn Inline>) {
+    if NOTING_FOR.with(Cell::get) != pool {
+        return;
+    }
     NOTED.with(|noted| {
         if let Some((waiting_on, list)) = noted.borrow_mut().as_mut() {
             if *waiting_on == pool {
@@ -261,18 +269,21 @@ fn poll_noting<R>(
     cx: &mut Context<'_>,
 ) -> Poll<R> {
     let outer = NOTED.with(|n| n.replace(Some((pool, std::mem::take(deps)))));
+    let outer_for = NOTING_FOR.with(|f| f.replace(pool));
     // Restored even if `poll` unwinds (an input iterator's panic is caught
     // further in, but be safe).
-    struct Restore(Option<Noting>);
+    struct Restore(Option<Noting>, u64);
     impl Drop for Restore {
         fn drop(&mut self) {
+            NOTING_FOR.with(|f| f.set(self.1));
             if let Some(outer) = self.0.take() {
                 NOTED.with(|n| n.replace(outer));
             }
         }
     }
-    let mut restore = Restore(Some(outer));
+    let mut restore = Restore(Some(outer), outer_for);
     let polled = poll(cx);
+    NOTING_FOR.with(|f| f.set(restore.1));
     let ours = NOTED.with(|n| n.replace(restore.0.take().expect("set above")));
     if let Some((_, list)) = ours {
         *deps = list;

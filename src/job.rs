@@ -39,6 +39,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use crate::cancel::{self, Wanted};
+use crate::clock;
 use crate::error::Cancellation;
 use crate::lane::LaneCore;
 use crate::metrics::{Ran, WorkerStats};
@@ -73,12 +74,6 @@ pub(crate) trait Task: Send + Sync + 'static {
 
 /// A job on the queue.
 pub(crate) type Job = Arc<dyn Task>;
-
-/// The instant job stamps count from (the first use in the process).
-fn epoch() -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
 
 /// A lane as its jobs and views hold it.
 pub(crate) type LaneRef = Arc<LaneCore<Job>>;
@@ -135,9 +130,9 @@ pub(crate) struct Head {
     /// When the job entered the queue (or started in place): stamped by
     /// `Registry::enqueue` and `run_here`, so time spent waiting for room
     /// before it is not queue wait.
-    /// Nanoseconds since [`epoch`] plus one; 0 until stamped. (An atomic
-    /// rather than a `OnceLock<Instant>`, whose one-time `set` costs a
-    /// `Once` call per job.)
+    /// A [`clock`] reading; 0 until stamped. (An atomic rather than a
+    /// `OnceLock<Instant>`, whose one-time `set` costs a `Once` call per
+    /// job.)
     submitted: std::sync::atomic::AtomicU64,
     /// Weak: a parent is kept alive by whoever runs it; a child must not
     /// keep it (a parent's outcome may hold the child's handle).
@@ -176,18 +171,16 @@ impl Head {
 
     /// Stamps the job as entering the queue now.
     pub(crate) fn stamp_submitted(&self) {
-        let since = Instant::now().saturating_duration_since(epoch());
-        let ns = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1);
         // A job enters the queue once (`enqueue` or `run_here`).
         self.submitted
-            .store(ns + 1, std::sync::atomic::Ordering::Relaxed);
+            .store(clock::now(), std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// When the job was stamped as queued, if it was.
-    fn submitted(&self) -> Option<Instant> {
+    /// When the job was stamped as queued (a [`clock`] reading), if it was.
+    fn submitted(&self) -> Option<u64> {
         match self.submitted.load(std::sync::atomic::Ordering::Relaxed) {
             0 => None,
-            ns => Some(epoch() + Duration::from_nanos(ns - 1)),
+            ns => Some(ns),
         }
     }
 
@@ -253,7 +246,8 @@ pub(crate) struct Running<'a> {
     lane: Option<&'a WorkerStats>,
     /// The queue's places, when admission reads run times.
     places: Option<&'a Places>,
-    started: Instant,
+    /// A [`clock`] reading.
+    started: u64,
     counted: bool,
 }
 
@@ -265,14 +259,14 @@ impl Running<'_> {
     }
 
     /// How long the job has run so far.
-    pub(crate) fn elapsed(&self) -> std::time::Duration {
-        self.started.elapsed()
+    pub(crate) fn elapsed(&self) -> Duration {
+        Duration::from_nanos(clock::since(self.started))
     }
 
     /// Counts how the job ended. Call before delivering the outcome.
     pub(crate) fn finished(mut self, ran: Ran) {
         self.counted = true;
-        let run = self.started.elapsed();
+        let run = clock::since(self.started);
         self.stats.finished(ran, run);
         if let Some(lane) = self.lane {
             lane.finished(ran, run);
@@ -288,7 +282,7 @@ impl Drop for Running<'_> {
         if !self.counted {
             // A body that unwound before counting (a panicking `Drop` in
             // corepool's own bookkeeping path): still count the job once.
-            let run = self.started.elapsed();
+            let run = clock::since(self.started);
             self.stats.finished(Ran::Failed, run);
             if let Some(lane) = self.lane {
                 lane.finished(Ran::Failed, run);
@@ -338,9 +332,8 @@ impl<B: Body> Cell<B> {
     }
 
     fn run_claimed(self: Arc<Self>, body: B, worker: &Worker<'_>) {
-        let started = Instant::now();
-        let submitted = self.head.submitted().unwrap_or(started);
-        let queued = started.saturating_duration_since(submitted);
+        let started = clock::now();
+        let queued = started.saturating_sub(self.head.submitted().unwrap_or(started));
         let stats = worker.stats;
         stats.started(queued);
         let lane = self.head.lane().map(|lane| &lane.stats);
@@ -361,9 +354,16 @@ impl<B: Body> Cell<B> {
         // `apply`, or a map's first chunk (its later chunks wait behind
         // its own earlier ones), and not for a job a waiting worker runs
         // inline or for an `imap`'s chunks (the stream was already taken).
-        let expired = self.head.expired_at(started)
+        // The clock is read again only for a job with a deadline.
+        let expired = self
+            .head
+            .route
+            .deadline
+            .is_some_and(|d| Instant::now() >= d)
             || worker.max_queue_wait.is_some_and(|max| {
-                queued > max && !worker.inline && labels_begin(&self.head.labels)
+                Duration::from_nanos(queued) > max
+                    && !worker.inline
+                    && labels_begin(&self.head.labels)
             });
         let unwanted = match self.unwanted() {
             Some(why) => Some(why),
@@ -384,9 +384,9 @@ impl<B: Body> Cell<B> {
         span.record("worker", worker.index);
         span.record("generation", worker.generation);
         span.record("inline", worker.inline);
-        span.record("queued_us", queued.as_micros() as u64);
+        span.record("queued_us", queued / 1_000);
         span.in_scope(|| body.run(&self.out, running));
-        span.record("run_us", started.elapsed().as_micros() as u64);
+        span.record("run_us", clock::since(started) / 1_000);
     }
 }
 

@@ -270,6 +270,7 @@ mod build;
 mod builder;
 mod callbacks;
 mod cancel;
+mod clock;
 mod cost;
 mod error;
 mod histogram;

@@ -48,17 +48,17 @@ pub(crate) struct SharedStats {
 }
 
 impl WorkerStats {
-    /// A job starts on this worker, after waiting `queued` in the queue.
-    pub(crate) fn started(&self, queued: Duration) {
+    /// A job starts on this worker, after waiting `queued_ns` in the queue.
+    pub(crate) fn started(&self, queued_ns: u64) {
         self.running.fetch_add(1, Relaxed);
-        self.queued_ns.fetch_add(queued.as_nanos() as u64, Relaxed);
-        self.queue_wait.record(queued);
+        self.queued_ns.fetch_add(queued_ns, Relaxed);
+        self.queue_wait.record_ns(queued_ns);
     }
 
-    /// The job that started ended as `ran`, after running for `run`.
-    pub(crate) fn finished(&self, ran: Ran, run: Duration) {
-        self.run_ns.fetch_add(run.as_nanos() as u64, Relaxed);
-        self.run_time.record(run);
+    /// The job that started ended as `ran`, after running for `run_ns`.
+    pub(crate) fn finished(&self, ran: Ran, run_ns: u64) {
+        self.run_ns.fetch_add(run_ns, Relaxed);
+        self.run_time.record_ns(run_ns);
         match ran {
             Ran::Completed => &self.completed,
             Ran::Failed => &self.failed,

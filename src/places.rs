@@ -84,12 +84,11 @@ impl Places {
         self.wait_target.is_some()
     }
 
-    /// A job ran for `run`: folded into the mean that admission by queue
+    /// A job ran for `ns` nanoseconds: folded into the mean that admission by queue
     /// wait reads. Racy by design (a load and a store): two workers ending
     /// at once may lose one sample, which a mean does not miss.
-    pub(crate) fn ran_for(&self, run: Duration) {
+    pub(crate) fn ran_for(&self, ns: u64) {
         use std::sync::atomic::Ordering::Relaxed;
-        let ns = u64::try_from(run.as_nanos()).unwrap_or(u64::MAX);
         let mean = self.mean_run.load(Relaxed);
         let next = if mean == 0 {
             ns

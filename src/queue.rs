@@ -1,26 +1,28 @@
-//! The pool's job queue: an MPMC channel that submitters push to and workers
+//! The pool's job queue: an MPMC FIFO that submitters push to and workers
 //! pop from, which can be closed (no more pushes; pops drain what is left,
-//! then report `Closed`). Pushing is lock-free (async-channel's
-//! `ConcurrentQueue`), so many tokio tasks submitting at once do not
-//! serialize on a lock. The channel itself is unbounded: a bounded pool's
+//! then report `Closed`). Pushing is lock-free (`ConcurrentQueue`, the queue
+//! inside async-channel, used directly: the channel's listeners would be
+//! notified on every push, ~90 instructions a job, and no worker listens
+//! there), so many tokio tasks submitting at once do not serialize on a
+//! lock. The queue itself is unbounded: a bounded pool's
 //! capacity is counted in `places.rs`, where a claimed job gives its place
 //! back at once.
 //!
-//! There is one channel per [`Priority`](crate::Priority); a worker takes
+//! There is one FIFO per [`Priority`](crate::Priority); a worker takes
 //! from the highest non-empty one, so queued work of a higher priority
-//! always starts first (lanes, `lane.rs`). Trying an empty channel is a
+//! always starts first (lanes, `lane.rs`). Trying an empty FIFO is a
 //! couple of loads, so the levels cost little when only one is used.
 //!
-//! Normally this is an `async-channel`. Under `cfg(corepool_loom)` it is a
-//! `Mutex<VecDeque>` with the same contract, so the loom models of
+//! Normally this is a `ConcurrentQueue` per level. Under `cfg(corepool_loom)`
+//! it is a `Mutex<VecDeque>` with the same contract, so the loom models of
 //! close/terminate racing submission (`src/tests/loom_registry.rs`) can
-//! explore the registry's protocol; the channel itself is async-channel's
+//! explore the registry's protocol; the FIFO itself is concurrent-queue's
 //! to get right, and is linearizable, which the stand-in is too.
 //!
 //! # Scaling past a few cores (a design, not built)
 //!
 //! Every submission is one push and every start one pop on the same
-//! channel, so all workers and submitters contend on its head and tail
+//! FIFO, so all workers and submitters contend on its head and tail
 //! cache lines. A contended compare-and-swap costs ~50–100 ns when the line
 //! moves between cores (more across sockets), so one queue tops out at a
 //! few million jobs per second in all, whatever the worker count. With `W`
@@ -46,7 +48,7 @@
 
 use crate::job::Job;
 
-/// Priority levels: one channel each, highest first.
+/// Priority levels: one FIFO each, highest first.
 const LEVELS: usize = 3;
 
 /// Why [`Queue::try_pop`] returned nothing.
@@ -63,7 +65,7 @@ pub(crate) struct Queue {
     levels: [Level; LEVELS],
     /// The levels ever pushed to (a bit each; the default level's from the
     /// start): a worker polling for work looks only at those, so a pool
-    /// without lanes of other priorities pays for one channel, not three.
+    /// without lanes of other priorities pays for one FIFO, not three.
     /// A pusher sets its bit before it sends; the fences of the sleeping
     /// protocol (below) order that write before a sleeper's look.
     used: std::sync::atomic::AtomicUsize,
@@ -73,21 +75,17 @@ pub(crate) struct Queue {
     wake: std::sync::Condvar,
 }
 
+/// One priority's FIFO: async-channel's own queue, without the channel's
+/// wake-up machinery (workers sleep on the queue's `Condvar`, so a push
+/// that notified the channel's listeners would pay for nobody).
 #[cfg(not(corepool_loom))]
-struct Level {
-    sender: async_channel::Sender<Job>,
-    receiver: async_channel::Receiver<Job>,
-}
+type Level = concurrent_queue::ConcurrentQueue<Job>;
 
 #[cfg(not(corepool_loom))]
 impl Queue {
     pub(crate) fn new() -> Self {
-        let level = || {
-            let (sender, receiver) = async_channel::unbounded();
-            Level { sender, receiver }
-        };
         Queue {
-            levels: [level(), level(), level()],
+            levels: [Level::unbounded(), Level::unbounded(), Level::unbounded()],
             used: std::sync::atomic::AtomicUsize::new(1 << crate::lane::Priority::Normal.level()),
             sleepers: std::sync::atomic::AtomicUsize::new(0),
             bed: std::sync::Mutex::new(()),
@@ -102,12 +100,9 @@ impl Queue {
         if self.used.load(Relaxed) & (1 << level) == 0 {
             self.used.fetch_or(1 << level, Relaxed);
         }
-        self.levels[level]
-            .sender
-            .try_send(job)
-            .map_err(|e| e.into_inner())?;
+        self.levels[level].push(job).map_err(|e| e.into_inner())?;
         // Dekker with the sleeper's fence (see `pop_blocking`): either this
-        // load sees its count, or its look at the channel sees the job.
+        // load sees its count, or its look at the queue sees the job.
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         if self.sleepers.load(std::sync::atomic::Ordering::Relaxed) > 0 {
             let _bed = crate::sync::lock(&self.bed);
@@ -121,16 +116,16 @@ impl Queue {
         const NORMAL: usize = crate::lane::Priority::Normal as usize;
         let used = self.used.load(std::sync::atomic::Ordering::Relaxed);
         if used == 1 << NORMAL {
-            // No lane of another priority was ever used: one channel, as
+            // No lane of another priority was ever used: one FIFO, as
             // cheap to poll as a pool without levels (workers poll it in
             // their spin loop).
-            match self.levels[NORMAL].receiver.try_recv() {
+            match self.levels[NORMAL].pop() {
                 Ok(job) => return Ok(job),
-                Err(async_channel::TryRecvError::Empty) => return Err(Empty::Now),
+                Err(concurrent_queue::PopError::Empty) => return Err(Empty::Now),
                 // Closed: the mask read may predate a push at another level
                 // just before the close; "forever" is said only after
                 // every level is seen closed and empty, below.
-                Err(async_channel::TryRecvError::Closed) => return self.scan(usize::MAX),
+                Err(concurrent_queue::PopError::Closed) => return self.scan(usize::MAX),
             }
         }
         self.scan(used)
@@ -139,18 +134,18 @@ impl Queue {
     /// Tries the levels in `used` (a bit each), highest first. Reports
     /// `Forever` only if every level is closed and empty: a level outside
     /// `used` is then looked at too (a stale mask must not hide a job
-    /// pushed just before the close; a closed channel's `try_recv` still
-    /// sees it).
+    /// pushed just before the close; a closed queue's `pop` still sees
+    /// it).
     fn scan(&self, used: usize) -> Result<Job, Empty> {
         let mut empty = Empty::Forever;
         for (i, level) in self.levels.iter().enumerate() {
             if used & (1 << i) == 0 {
                 continue; // never pushed to (as far as `used` tells)
             }
-            match level.receiver.try_recv() {
+            match level.pop() {
                 Ok(job) => return Ok(job),
-                Err(async_channel::TryRecvError::Empty) => empty = Empty::Now,
-                Err(async_channel::TryRecvError::Closed) => {}
+                Err(concurrent_queue::PopError::Empty) => empty = Empty::Now,
+                Err(concurrent_queue::PopError::Closed) => {}
             }
         }
         if empty == Empty::Forever && used != usize::MAX {
@@ -167,10 +162,10 @@ impl Queue {
     /// async-channel's `recv_blocking`, whose listener is allocated on every
     /// wait: an idle worker woken for each job would cost an allocation per
     /// job. Under the `bed` lock the worker counts itself in `sleepers`
-    /// (`SeqCst`), looks at the channel once more, and only then waits
+    /// (`SeqCst`), looks at the queue once more, and only then waits
     /// (releasing the lock atomically). A pusher sends first, then reads
     /// `sleepers`; each side puts a `SeqCst` fence between its write and its
-    /// read (the channel's own operations are only acquire/release, so the
+    /// read (the queue's own operations are only acquire/release, so the
     /// fences, not the counter's ordering, make this Dekker's pattern):
     /// either the pusher sees the sleeper and notifies under the lock (which
     /// the sleeper holds until it waits, so the notification cannot fall
@@ -209,7 +204,7 @@ impl Queue {
     pub(crate) fn close(&self) -> bool {
         let mut closed = false;
         for level in &self.levels {
-            closed |= level.sender.close();
+            closed |= level.close();
         }
         let _bed = crate::sync::lock(&self.bed);
         self.wake.notify_all();
@@ -217,7 +212,7 @@ impl Queue {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.levels[LEVELS - 1].sender.is_closed()
+        self.levels[LEVELS - 1].is_closed()
     }
 }
 

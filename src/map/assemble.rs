@@ -154,23 +154,30 @@ impl<T> Assembler<T> {
             drop(parts);
             return unwind::drop_quietly(values);
         }
+        if chunk == parts.next && parts.out.is_some() {
+            // Next in line and nobody appending: appended at once, without
+            // a place in `waiting` (a map of one chunk allocates none).
+            return self.advance(parts, Some(values));
+        }
         if parts.waiting.len() <= chunk {
             parts.waiting.resize_with(chunk + 1, || None);
         }
         parts.waiting[chunk] = Some(values);
-        self.advance(parts);
+        self.advance(parts, None);
     }
 
     /// The submitter is done: `chunks` chunks holding `items` items in all.
     pub(crate) fn seal(&self, chunks: usize, items: usize) {
         let mut parts = self.lock();
         parts.total = Some((chunks, items));
-        self.advance(parts);
+        self.advance(parts, None);
     }
 
     /// Appends what is next in line, and completes the map when everything
-    /// is in.
-    fn advance<'a>(&'a self, mut parts: MutexGuard<'a, Parts<T>>) {
+    /// is in. `in_line`: the values of chunk `next`, not parked in
+    /// `waiting` (only with `out` present).
+    fn advance<'a>(&'a self, mut parts: MutexGuard<'a, Parts<T>>, in_line: Option<Vec<T>>) {
+        let mut in_line = in_line;
         loop {
             if parts.finisher.is_none() {
                 return; // failed
@@ -195,19 +202,23 @@ impl<T> Assembler<T> {
             let Some(mut out) = parts.out.take() else {
                 return; // another thread is appending and will take this chunk
             };
-            let mut ready = Vec::new();
+            // The chunks next in line: usually one, kept without a `Vec`
+            // of their own (an allocation per append otherwise).
             let p = &mut *parts;
-            while let Some(values) = p.waiting.get_mut(p.next).and_then(Option::take) {
-                ready.push(values);
+            let in_line = in_line.take().inspect(|_| p.next += 1);
+            let mut take_next = || {
+                let values = p.waiting.get_mut(p.next).and_then(Option::take)?;
                 p.next += 1;
-            }
-            if ready.is_empty() {
+                Some(values)
+            };
+            let Some(first) = in_line.or_else(&mut take_next) else {
                 parts.out = Some(out);
                 return;
-            }
+            };
+            let rest: Vec<Vec<T>> = std::iter::from_fn(take_next).collect();
             let items = parts.total.map(|(_, items)| items);
             drop(parts);
-            for values in ready {
+            for values in std::iter::once(first).chain(rest) {
                 if out.is_empty() && out.capacity() < values.capacity() {
                     out = values; // reuse the first chunk's allocation
                 } else {

@@ -56,11 +56,15 @@ impl<I: Iterator> Input<I> {
             Input::Exact(items, claimed) => {
                 let mut batch = Vec::new();
                 reserve(&mut batch, n.min(*claimed));
-                let pulled = unwind::catch(|| {
-                    for item in items.by_ref().take(n) {
-                        batch.push(item);
-                    }
-                });
+                // `extend` takes the fast path for a `TrustedLen` input (a
+                // range, a `map` over one): no capacity check or length
+                // store per item (a loop of `push` cost ~19 instructions an
+                // item, measured on P7). It reserves by the `take`'s hint,
+                // which is at most `n`, so a lying hint reserves no more than
+                // the chunk. After a panic the batch holds the items before
+                // the one being produced (the length is kept on unwind), so
+                // `batch.len()` is that item's offset.
+                let pulled = unwind::catch(|| batch.extend(items.by_ref().take(n)));
                 *claimed = claimed.saturating_sub(batch.len());
                 pulled.map_err(|payload| (payload, batch.len()))?;
                 Ok(batch)
