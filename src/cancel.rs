@@ -62,18 +62,29 @@ pub(crate) fn watch<R>(
             }
         }
     }
-    let outer = JOB.with(|job| {
+    let mut restore = Restore(Some(enter(wanted)));
+    let value = f();
+    (value, leave(restore.0.take().expect("set above")))
+}
+
+// The thread-local work of `watch`, outside the generic function (compiled
+// once, not once per job type).
+
+/// Installs the watch of `wanted`; returns the one it replaces.
+fn enter(wanted: Arc<dyn Wanted>) -> Option<Watch> {
+    JOB.with(|job| {
         job.borrow_mut().replace(Watch {
             wanted,
             observed: None,
         })
-    });
-    let mut restore = Restore(Some(outer));
-    let value = f();
-    let ours = JOB.with(|job| {
-        std::mem::replace(&mut *job.borrow_mut(), restore.0.take().expect("set above"))
-    });
-    (value, ours.and_then(|w| w.observed))
+    })
+}
+
+/// Puts `outer` back; returns why the job that ran was told to stop, if it
+/// was.
+fn leave(outer: Option<Watch>) -> Option<Cancellation> {
+    let ours = JOB.with(|job| std::mem::replace(&mut *job.borrow_mut(), outer));
+    ours.and_then(|w| w.observed)
 }
 
 /// Whether the task running on this thread should stop: its result was

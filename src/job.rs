@@ -332,18 +332,47 @@ impl<B: Body> Cell<B> {
     }
 
     fn run_claimed(self: Arc<Self>, body: B, worker: &Worker<'_>) {
+        let id = self.head.labels.id;
+        let unwanted = self.unwanted();
+        let running = match self.head.start(worker, self.clone(), unwanted) {
+            Ok(running) => running,
+            Err(why) => return body.cancel(&self.out, id, why),
+        };
+        let span = &self.head.span;
+        if span.is_disabled() {
+            return body.run(&self.out, running);
+        }
+        let started = running.started;
+        self.head.record_start(worker, started);
+        span.in_scope(|| body.run(&self.out, running));
+        span.record("run_us", clock::since(started) / 1_000);
+    }
+}
+
+// What running a job does besides its body, outside the generic `Cell<B>`:
+// compiled once rather than once per job type.
+impl Head {
+    /// Starts the job on `worker`: counts it as started and reads the
+    /// clock. `Err(why)` if it must not run (`unwanted`, its deadline or
+    /// the pool's `max_queue_wait` passed): then it is already counted as
+    /// cancelled, and the caller resolves it.
+    fn start<'a>(
+        &'a self,
+        worker: &Worker<'a>,
+        wanted: Arc<dyn Wanted>,
+        unwanted: Option<Cancellation>,
+    ) -> Result<Running<'a>, Cancellation> {
         let started = clock::now();
-        let queued = started.saturating_sub(self.head.submitted().unwrap_or(started));
+        let queued = started.saturating_sub(self.submitted().unwrap_or(started));
         let stats = worker.stats;
         stats.started(queued);
-        let lane = self.head.lane().map(|lane| &lane.stats);
+        let lane = self.lane().map(|lane| &lane.stats);
         if let Some(lane) = lane {
             lane.started(queued);
         }
-        let id = self.head.labels.id;
         let mut running = Running {
-            id,
-            wanted: self.clone(),
+            id: self.labels.id,
+            wanted,
             stats,
             lane,
             places: Some(worker.places).filter(|p| p.wants_run_times()),
@@ -355,38 +384,35 @@ impl<B: Body> Cell<B> {
         // its own earlier ones), and not for a job a waiting worker runs
         // inline or for an `imap`'s chunks (the stream was already taken).
         // The clock is read again only for a job with a deadline.
-        let expired = self
-            .head
-            .route
-            .deadline
-            .is_some_and(|d| Instant::now() >= d)
+        let expired = self.route.deadline.is_some_and(|d| Instant::now() >= d)
             || worker.max_queue_wait.is_some_and(|max| {
-                Duration::from_nanos(queued) > max
-                    && !worker.inline
-                    && labels_begin(&self.head.labels)
+                Duration::from_nanos(queued) > max && !worker.inline && labels_begin(&self.labels)
             });
-        let unwanted = match self.unwanted() {
+        let unwanted = match unwanted {
             Some(why) => Some(why),
             None if expired => Some(Cancellation::DeadlineExpired),
             None => None,
         };
-        if let Some(why) = unwanted {
-            // Nobody wants the outcome, or too late: drop the work unrun
-            // (not a run time admission should average).
-            running.places = None;
-            running.finished(Ran::Cancelled);
-            return body.cancel(&self.out, id, why);
+        match unwanted {
+            Some(why) => {
+                // Nobody wants the outcome, or too late: the work is dropped
+                // unrun (not a run time admission should average).
+                running.places = None;
+                running.finished(Ran::Cancelled);
+                Err(why)
+            }
+            None => Ok(running),
         }
-        let span = &self.head.span;
-        if span.is_disabled() {
-            return body.run(&self.out, running);
-        }
+    }
+
+    /// Fills in the span's fields known at the start.
+    fn record_start(&self, worker: &Worker<'_>, started: u64) {
+        let span = &self.span;
         span.record("worker", worker.index);
         span.record("generation", worker.generation);
         span.record("inline", worker.inline);
+        let queued = started.saturating_sub(self.submitted().unwrap_or(started));
         span.record("queued_us", queued / 1_000);
-        span.in_scope(|| body.run(&self.out, running));
-        span.record("run_us", clock::since(started) / 1_000);
     }
 }
 

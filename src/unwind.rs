@@ -65,12 +65,20 @@ pub(crate) fn take_location() -> Option<String> {
 /// for dropping user values (a closure that will not run, items, results,
 /// errors), whose `Drop` may panic, on a path that must go on.
 pub(crate) fn quietly(f: impl FnOnce()) {
-    if catch(f).is_err() {
-        // No error is made of this panic: forget where it happened, so the
-        // next error made on this thread does not take its location.
-        drop(take_location());
-        tracing::warn!("a user value's drop (or a callback) panicked; ignored");
+    if let Err(payload) = catch(f) {
+        ignored(payload);
     }
+}
+
+/// Logs and drops the payload of a panic [`quietly`] caught (not generic:
+/// compiled once, not once per closure).
+fn ignored(payload: Payload) {
+    // No error is made of this panic: forget where it happened, so the
+    // next error made on this thread does not take its location.
+    drop(take_location());
+    tracing::warn!("a user value's drop (or a callback) panicked; ignored");
+    // The payload's own `Drop` may panic too.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
 }
 
 /// Drops `value`, catching a panic from its `Drop` (see [`quietly`]).
@@ -88,10 +96,24 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Payload> {
     // `catch_unwind` never unwinds out, so the count is restored without a
     // guard (a guard's landing pad cost the map's item loop ~5 instructions
     // an item, measured with callgrind).
-    CATCHING.with(|c| c.set(c.get() + 1));
+    enter_catch();
     let caught = catch_unwind(AssertUnwindSafe(f));
-    CATCHING.with(|c| c.set(c.get() - 1));
+    leave_catch();
     caught
+}
+
+// The thread-local updates of `catch`, outside the generic function: a
+// `LocalKey::with` written inside it is compiled again for every closure
+// type `catch` is called with (thousands of copies in the test suite's
+// build; `cargo llvm-lines`).
+#[inline]
+fn enter_catch() {
+    CATCHING.with(|c| c.set(c.get() + 1));
+}
+
+#[inline]
+fn leave_catch() {
+    CATCHING.with(|c| c.set(c.get() - 1));
 }
 
 /// Pushes `f(item, index)` onto `out` for the next `n` items of `items`

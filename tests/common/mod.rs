@@ -2,6 +2,7 @@
 //! drop counters, and a way to hold workers busy deterministically.
 #![allow(dead_code, unreachable_pub)]
 
+use std::any::Any;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
@@ -16,6 +17,15 @@ pub const LIMIT: Duration = Duration::from_secs(20);
 /// Runs `f` on its own thread and fails the test if it has not returned
 /// within [`LIMIT`]. A panic in `f` fails the test with that panic.
 pub fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    // The thread and the timeout are written once, over an erased body:
+    // generic, they were compiled again for each of the ~190 bodies.
+    let value = within_erased(Box::new(move || Box::new(f()) as Box<dyn Any + Send>));
+    *value.downcast::<T>().expect("the body's own type")
+}
+
+type Body = Box<dyn FnOnce() -> Box<dyn Any + Send> + Send>;
+
+fn within_erased(f: Body) -> Box<dyn Any + Send> {
     let (tx, rx) = mpsc::channel();
     let handle = thread::spawn(move || {
         let _ = tx.send(f());
