@@ -150,7 +150,7 @@ fn dropping_an_imap_stream_stops_its_running_chunks() {
             )
             .chunksize(1);
         // Poll once so the first chunk is submitted and starts.
-        let _ = futures::poll!(s.next());
+        let _ = futures::FutureExt::now_or_never(s.next());
         started.recv_timeout(LIMIT).unwrap();
         drop(s);
         ended
