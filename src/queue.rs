@@ -105,7 +105,11 @@ impl Queue {
         // load sees its count, or its look at the queue sees the job.
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         if self.sleepers.load(std::sync::atomic::Ordering::Relaxed) > 0 {
-            let _bed = crate::sync::lock(&self.bed);
+            // Taking and releasing the lock orders this push before a
+            // sleeper's look or after its wait began; the notification
+            // itself comes after the release, so the woken worker does not
+            // wake only to block on a lock the pusher still holds.
+            drop(crate::sync::lock(&self.bed));
             self.wake.notify_one();
         }
         Ok(())

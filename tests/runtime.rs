@@ -5,7 +5,7 @@ use crate::common;
 
 use std::sync::mpsc;
 
-use common::{Counter, on_tokio, within};
+use common::{Counter, occupy, on_tokio, within};
 use corepool::Pool;
 
 #[test]
@@ -137,10 +137,15 @@ fn sync_forms_inside_a_current_thread_runtime_refuse_and_submit_nothing() {
             let r = ran.clone();
             let err = pool.map(move |_: u8| r.bump(), [1, 2]).unwrap_err();
             assert!(err.would_deadlock().is_some(), "{err}");
+            // The worker is held busy, so the stream's item is not ready at
+            // the first `next` (an item already produced would be handed out
+            // without waiting, which is allowed anywhere).
+            let busy = occupy(&pool, 1);
             let mut it = pool.imap(|x: u8| x, [1]).into_blocking_iter();
             let err = it.next().unwrap().unwrap_err();
             assert!(err.would_deadlock().is_some(), "{err}");
             assert!(it.next().is_none());
+            busy.release();
             pool.close();
             assert!(pool.join().unwrap_err().would_deadlock().is_some());
             // The async forms are the way here.
