@@ -32,21 +32,6 @@ use crate::registry::Registry;
 use crate::state::{self, MakeState};
 use crate::unwind;
 
-/// Busy polls of the queue before a worker parks (well under a µs).
-///
-/// A worker parks right after these: it used to yield its core 64 times
-/// first, catching work that arrives back to back without a futex wake-up,
-/// but a worker still busy when it completes a result keeps its core, so
-/// the runtime thread it wakes is placed on the other, idle, core, which a
-/// VM takes ~10 µs to wake. Measured on 2 vCPUs (`benches/cold_start.rs`,
-/// interleaved, 1 500 rounds): the first round trip after 1 ms idle, p50
-/// 18.7 µs yielding against `spawn_blocking`'s 15.4, and 12.5 against 15.6
-/// parking at once; back to back, 14.4 µs yielding, 19.8 parking, and
-/// `spawn_blocking` 27. A lightly loaded service sees the first case; a
-/// busy pool finds its queue non-empty and does not idle at all. Parking at
-/// once also leaves an idle pool's cores to the rest of the machine.
-const SPIN_POLLS: u32 = 16;
-
 pub(crate) type Initializer = Arc<dyn Fn() + Send + Sync + 'static>;
 pub(crate) type ThreadName = Arc<dyn Fn(usize) -> String + Send + Sync + 'static>;
 
@@ -303,19 +288,33 @@ pub(crate) struct OwnWorker {
     pub(crate) generation: u64,
 }
 
-/// Waits for the next job: polls briefly, then parks. `None` once the
-/// queue is closed and empty.
+/// Waits for the next job: takes one if there is one, else parks at once.
+/// `None` once the queue is closed and empty.
+///
+/// # Why no polling before parking
+///
+/// Workers used to poll the queue 16 times, then yield their core 64 times,
+/// before parking, to catch work arriving back to back without a futex
+/// wake-up. Measured on 2 vCPUs (`benches/cold_start.rs`, interleaved
+/// rounds, µs at p50), it did not pay: a worker still busy polling when it
+/// completes a result keeps its core, so the runtime thread it wakes is
+/// placed on the other, idle, core, which a VM takes ~10 µs to wake.
+///
+/// | before parking | first call after 1 ms idle | back to back | instructions per P2 round trip |
+/// |---|---|---|---|
+/// | 16 polls, 64 yields | 18.7 (`spawn_blocking` 15.4) | 14.4 (27.4) | ~6 200 |
+/// | 16 polls | 12.5 (15.6) | 19.8 (26.9) | ~7 000 |
+/// | 1 poll (this) | 12.0 (16.3) | 18.3 (27.0) | ~4 700 (`spawn_blocking` ~4 650) |
+///
+/// A lightly loaded service sees the first column; a busy pool finds its
+/// queue non-empty at the first look and never parks. Parking at once
+/// also leaves an idle pool's cores to the rest of the machine.
 fn next_job(registry: &Registry) -> Option<Job> {
-    // Under loom the polling is noise: every poll is a scheduling point.
-    let polls = if cfg!(corepool_loom) { 0 } else { SPIN_POLLS };
-    for _ in 0..polls {
-        match registry.try_pop() {
-            Ok(job) => return Some(job),
-            Err(Empty::Forever) => return None,
-            Err(Empty::Now) => std::hint::spin_loop(),
-        }
+    match registry.try_pop() {
+        Ok(job) => Some(job),
+        Err(Empty::Forever) => None,
+        Err(Empty::Now) => registry.pop_blocking(),
     }
-    registry.pop_blocking()
 }
 
 /// Whether this thread is one of `pool`'s workers.
