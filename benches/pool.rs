@@ -1,7 +1,7 @@
 //! corepool against what a user would pick instead, in the same run.
 //!
-//! `cargo bench --bench pool` runs the quick mode (a few minutes on 2 cores);
-//! `COREPOOL_BENCH_LONG=1 cargo bench --bench pool` runs the full sizes.
+//! `cargo bench -p corepool-benches --bench pool` runs the quick mode (a few minutes on 2 cores);
+//! `COREPOOL_BENCH_LONG=1 cargo bench -p corepool-benches --bench pool` runs the full sizes.
 //! Every contender gets `cpu_count()` workers: rayon's pool, tokio's
 //! `max_blocking_threads`, corepool's pool. Criterion reports times; the
 //! latency percentiles (P2, P4) are printed after the criterion groups.
@@ -458,7 +458,7 @@ fn p5_stream(c: &mut Criterion) {
     g.finish();
 }
 
-// ===== the adaptive cases (`cargo bench --bench pool -- adaptive`) =====
+// ===== the adaptive cases (`cargo bench -p corepool-benches --bench pool -- adaptive`) =====
 
 /// Medians over `runs` of (time to the first result, time to all results)
 /// of an ordered `imap` over `n` items costing `cost(i)` µs.
@@ -705,10 +705,109 @@ fn p6_fallible_map(c: &mut Criterion) {
     g.finish();
 }
 
+// ===== P7: small maps from many requests =====
+
+/// One small map of 64 tiny items, as each contender does it.
+#[derive(Clone, Copy, Debug)]
+enum SmallMap {
+    Corepool,
+    RayonOneshot,
+    SpawnBlockingParIter,
+}
+
+impl SmallMap {
+    const ALL: [SmallMap; 3] = [
+        SmallMap::Corepool,
+        SmallMap::RayonOneshot,
+        SmallMap::SpawnBlockingParIter,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            SmallMap::Corepool => "corepool_map_async",
+            SmallMap::RayonOneshot => "rayon_spawn_par_iter_oneshot",
+            SmallMap::SpawnBlockingParIter => "spawn_blocking_par_iter",
+        }
+    }
+
+    async fn run(self) -> Vec<u64> {
+        match self {
+            SmallMap::Corepool => pool().map_async(tiny, 0..64_u64).await.unwrap(),
+            SmallMap::RayonOneshot => {
+                rayon_oneshot(|| (0..64_u64).into_par_iter().map(tiny).collect()).await
+            }
+            SmallMap::SpawnBlockingParIter => tokio::task::spawn_blocking(|| {
+                rayon_pool().install(|| (0..64_u64).into_par_iter().map(tiny).collect())
+            })
+            .await
+            .unwrap(),
+        }
+    }
+}
+
+/// `maps` small maps from 8 concurrent tokio tasks (a small batch per
+/// request); the time for all of them.
+fn small_maps(kind: SmallMap, maps: usize) -> Duration {
+    in_task(async move {
+        let t = Instant::now();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                tokio::spawn(async move {
+                    for _ in 0..maps / 8 {
+                        assert_eq!(black_box(kind.run().await).len(), 64);
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        t.elapsed()
+    })
+}
+
+fn p7_small_maps(c: &mut Criterion) {
+    configure(c);
+    let mut g = c.benchmark_group("P7_small_maps_800x64");
+    g.throughput(Throughput::Elements(800));
+    for kind in SmallMap::ALL {
+        g.bench_function(kind.name(), |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| small_maps(kind, 800)).sum())
+        });
+    }
+    g.finish();
+}
+
+/// P7 interleaved: each round times 800 small maps of each contender in
+/// turn; the median of the per-round ratios to corepool.
+fn p7_paired_report() {
+    let rounds = if long_mode() { 101 } else { 31 };
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); SmallMap::ALL.len()];
+    for round in 0..rounds {
+        for k in 0..SmallMap::ALL.len() {
+            let c = (round + k) % SmallMap::ALL.len();
+            times[c].push(small_maps(SmallMap::ALL[c], 800).as_secs_f64() * 1e3);
+        }
+    }
+    println!("\n== P7 paired ({rounds} interleaved rounds of 800 maps of 64 tiny items, 8 tasks)");
+    for (c, kind) in SmallMap::ALL.iter().enumerate() {
+        let mut ratios: Vec<f64> = (0..rounds).map(|r| times[c][r] / times[0][r]).collect();
+        ratios.sort_by(f64::total_cmp);
+        let mut t = times[c].clone();
+        t.sort_by(f64::total_cmp);
+        println!(
+            "  {:<30} median {:>7.2} ms   median ratio to corepool {:.2}",
+            kind.name(),
+            t[rounds / 2],
+            ratios[rounds / 2]
+        );
+    }
+}
+
 criterion_group! {
     name = benches;
     config = criterion();
-    targets = p1_map, p2_round_trip, p3_scaling, p4_burst, p5_stream, p6_fallible_map
+    targets = p1_map, p2_round_trip, p3_scaling, p4_burst, p5_stream, p6_fallible_map, p7_small_maps
 }
 
 fn main() {
@@ -728,6 +827,9 @@ fn main() {
     }
     if args.is_empty() || args.iter().any(|a| a == "adaptive") {
         adaptive_report();
+    }
+    if args.is_empty() || args.iter().any(|a| a == "P7" || a == "p7") {
+        p7_paired_report();
     }
     Criterion::default().configure_from_args().final_summary();
 }

@@ -22,6 +22,7 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use async_channel::Sender;
 
@@ -266,7 +267,8 @@ pub(crate) fn run(
     generation: u64,
     max_tasks: Option<usize>,
 ) -> Ended {
-    while let Some(job) = next_job(registry) {
+    let mut idle = Idle { poll: false };
+    while let Some(job) = next_job(registry, &mut idle) {
         let ran = registry.execute(job, index, generation);
         JOBS_RUN.with(|n| n.set(n.get() + ran));
         if max_tasks.is_some_and(|max| JOBS_RUN.with(Cell::get) >= max) {
@@ -288,33 +290,67 @@ pub(crate) struct OwnWorker {
     pub(crate) generation: u64,
 }
 
-/// Waits for the next job: takes one if there is one, else parks at once.
-/// `None` once the queue is closed and empty.
+/// `yield_now` rounds a worker polls the queue for before parking, while
+/// polling pays (see [`Idle`]).
+const YIELD_POLLS: u32 = 64;
+/// A park that ended this soon means the yield rounds would have caught the
+/// job.
+const POLL_WINDOW: Duration = Duration::from_micros(50);
+
+/// Whether a worker polls the queue (yielding its core between looks)
+/// before it parks: only while that pays.
 ///
-/// # Why no polling before parking
+/// Polling catches work that arrives back to back without a futex wake-up.
+/// But a worker still polling when it completes a result keeps its core, so
+/// the runtime thread it wakes is placed on the other, idle, core, which a
+/// VM takes ~10 µs to wake: the first call after a quiet spell gets slower.
+/// So a worker stops polling after a wait in which no job came within the
+/// rounds (its park lasted longer than [`POLL_WINDOW`]), and starts again
+/// once a park ends within it (the rounds would have caught that job).
 ///
-/// Workers used to poll the queue 16 times, then yield their core 64 times,
-/// before parking, to catch work arriving back to back without a futex
-/// wake-up. Measured on 2 vCPUs (`benches/cold_start.rs`, interleaved
-/// rounds, µs at p50), it did not pay: a worker still busy polling when it
-/// completes a result keeps its core, so the runtime thread it wakes is
-/// placed on the other, idle, core, which a VM takes ~10 µs to wake.
+/// Measured on 2 vCPUs, one round trip from a tokio task, µs: criterion's
+/// mean (`cargo bench -p corepool-benches --bench pool -- P2_round_trip`,
+/// two runs, `spawn_blocking` of the same runs in brackets), and the p50 of
+/// `benches/cold_start.rs`, which interleaves the contenders (`HOT=0`: a
+/// cold call after cold calls; `HOT=16`: a cold call right after a burst
+/// of 16):
 ///
-/// | before parking | first call after 1 ms idle | back to back | instructions per P2 round trip |
-/// |---|---|---|---|
-/// | 16 polls, 64 yields | 18.7 (`spawn_blocking` 15.4) | 14.4 (27.4) | ~6 200 |
-/// | 16 polls | 12.5 (15.6) | 19.8 (26.9) | ~7 000 |
-/// | 1 poll (this) | 12.0 (16.3) | 18.3 (27.0) | ~4 700 (`spawn_blocking` ~4 650) |
+/// | before parking | back to back | after 1 ms idle | cold after cold | cold after a burst |
+/// |---|---|---|---|---|
+/// | always 64 yields | 8.6, 7.3 (35.4, 25.8) | 16.2, 16.9 (10.4, 11.5) | — | 18.7 (15.4) |
+/// | never | 21.7 (36.5) | 10.1 (11.9) | 10.8 (14.5) | 13.6 (16.1) |
+/// | while it pays (this) | 10.1, 9.7 (36.2, 36.1) | 9.0, 6.3 (12.1, 12.3) | 11.8 (15.1) | 18.5 (15.0) |
 ///
-/// A lightly loaded service sees the first column; a busy pool finds its
-/// queue non-empty at the first look and never parks. Parking at once
-/// also leaves an idle pool's cores to the rest of the machine.
-fn next_job(registry: &Registry) -> Option<Job> {
+/// The one case it loses, a cold call right after a burst, is the kernel
+/// placing the woken thread by the worker's recent behaviour. The price is
+/// instructions: polling costs a P2 round trip ~5 800 under callgrind
+/// against ~4 700 parking at once (`spawn_blocking` ~4 600). Under loom
+/// there is no polling (every poll would be a scheduling point).
+struct Idle {
+    poll: bool,
+}
+
+/// Waits for the next job; `None` once the queue is closed and empty.
+fn next_job(registry: &Registry, idle: &mut Idle) -> Option<Job> {
     match registry.try_pop() {
-        Ok(job) => Some(job),
-        Err(Empty::Forever) => None,
-        Err(Empty::Now) => registry.pop_blocking(),
+        Ok(job) => return Some(job),
+        Err(Empty::Forever) => return None,
+        Err(Empty::Now) => {}
     }
+    if idle.poll && !cfg!(corepool_loom) {
+        for _ in 0..YIELD_POLLS {
+            thread::yield_now();
+            match registry.try_pop() {
+                Ok(job) => return Some(job),
+                Err(Empty::Forever) => return None,
+                Err(Empty::Now) => {}
+            }
+        }
+    }
+    let parked = Instant::now();
+    let job = registry.pop_blocking();
+    idle.poll = parked.elapsed() < POLL_WINDOW;
+    job
 }
 
 /// Whether this thread is one of `pool`'s workers.
