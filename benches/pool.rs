@@ -364,6 +364,51 @@ fn p4_burst(c: &mut Criterion) {
     g.finish();
 }
 
+/// P4 interleaved: each round times one burst of each contender in turn
+/// (the order rotating); the median of the per-round ratios to corepool.
+fn p4_paired_report() {
+    use futures::FutureExt;
+    let rounds = if long_mode() { 101 } else { 41 };
+    let mut times: Vec<(&str, Vec<f64>)> = Vec::new();
+    macro_rules! slot {
+        ($name:expr, $submit:expr) => {
+            times.push(($name, Vec::new()));
+        };
+    }
+    burst_contenders!(slot);
+    let n = times.len();
+    for round in 0..rounds {
+        for k in 0..n {
+            let c = (round + k) % n;
+            let mut i = 0;
+            macro_rules! run {
+                ($name:expr, $submit:expr) => {
+                    if i == c {
+                        let d = burst($submit).0;
+                        times[c].1.push(d.as_secs_f64() * 1e3);
+                    }
+                    i += 1;
+                };
+            }
+            burst_contenders!(run);
+            let _ = i;
+        }
+    }
+    println!("\n== P4 paired ({rounds} interleaved rounds of a burst of 1 000 tasks of ~10 us)");
+    for c in 0..n {
+        let mut ratios: Vec<f64> = (0..rounds).map(|r| times[c].1[r] / times[0].1[r]).collect();
+        ratios.sort_by(f64::total_cmp);
+        let mut t = times[c].1.clone();
+        t.sort_by(f64::total_cmp);
+        println!(
+            "  {:<24} median {:>6.2} ms   median ratio to corepool {:.2}",
+            times[c].0,
+            t[rounds / 2],
+            ratios[rounds / 2]
+        );
+    }
+}
+
 // ===== P5: streaming =====
 
 /// 1-5 µs of work by index, and 500 µs for one item in every 1 000.
@@ -827,6 +872,9 @@ fn main() {
     }
     if args.is_empty() || args.iter().any(|a| a == "adaptive") {
         adaptive_report();
+    }
+    if args.is_empty() || args.iter().any(|a| a == "P4" || a == "p4") {
+        p4_paired_report();
     }
     if args.is_empty() || args.iter().any(|a| a == "P7" || a == "p7") {
         p7_paired_report();
