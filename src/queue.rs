@@ -122,7 +122,7 @@ impl Queue {
         if used == 1 << NORMAL {
             // No lane of another priority was ever used: one FIFO, as
             // cheap to poll as a pool without levels (workers poll it in
-            // their spin loop).
+            // their polling rounds).
             match self.levels[NORMAL].pop() {
                 Ok(job) => return Ok(job),
                 Err(concurrent_queue::PopError::Empty) => return Err(Empty::Now),
