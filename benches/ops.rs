@@ -13,6 +13,7 @@
 //! `p2-spawn-blocking`, `p2-unblock` (smol's `blocking::unblock`),
 //! `p4-spawn-blocking`, `p5-map` (the same items through `map_async`),
 //! `p5-blocking` (the same `imap` through the blocking iterator),
+//! `p5-next` (the same stream taken with `while let Some(x) = s.next().await`),
 //! `p7` (n small maps of 64 items from 8 tokio tasks) and `p7-rayon`
 //! (`rayon::spawn` + `par_iter` + a oneshot),
 //! `p5-chunk1` (`imap` with `chunksize(1)`), and `idle` (the harness alone:
@@ -125,6 +126,17 @@ fn main() {
                 .try_fold(0_u64, |a, _| async move { Ok(a + 1) })
                 .await
                 .unwrap();
+            assert_eq!(count, n);
+        }),
+        "p5-next" => rt.block_on(async {
+            // The same stream taken with `next()`, the cheapest consumer.
+            use futures::StreamExt;
+            let mut s = pool.imap(tiny, 0..n);
+            let mut count = 0;
+            while let Some(item) = s.next().await {
+                std::hint::black_box(item.unwrap());
+                count += 1;
+            }
             assert_eq!(count, n);
         }),
         "p7" | "p7-rayon" => {
