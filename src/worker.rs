@@ -317,8 +317,8 @@ const POLL_WINDOW: Duration = Duration::from_micros(50);
 ///
 /// | before parking | back to back | after 1 ms idle | cold after cold | cold after a burst |
 /// |---|---|---|---|---|
-/// | always 64 yields | 8.6, 7.3 (35.4, 25.8) | 16.2, 16.9 (10.4, 11.5) | — | 18.7 (15.4) |
-/// | never | 21.7 (36.5) | 10.1 (11.9) | 10.8 (14.5) | 13.6 (16.1) |
+/// | always (16 polls, 64 yields) | 8.6, 7.3 (35.4, 25.8) | 16.2, 16.9 (10.4, 11.5) | — | 18.7 (15.4) |
+/// | never (one look, park) | 21.7 (36.5) | 10.1 (11.9) | — | 10.8 (14.5) |
 /// | while it pays (this) | 10.1, 9.7 (36.2, 36.1) | 9.0, 6.3 (12.1, 12.3) | 11.8 (15.1) | 18.5 (15.0) |
 ///
 /// Fewer rounds do not pay: with 16, back to back took 23.1 µs (the next
