@@ -1,5 +1,7 @@
 //! `imap` and `imap_unordered`: lazy, bounded, cancellable streams.
 
+mod adaptive;
+mod chunk;
 mod feed;
 mod input;
 mod iter;

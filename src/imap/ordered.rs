@@ -2,7 +2,7 @@
 
 use futures::stream::FuturesOrdered;
 
-use super::feed::ChunkFuture;
+use super::chunk::ChunkFuture;
 use super::window::{self, Window};
 use crate::error::{Outcome, TaskError};
 
